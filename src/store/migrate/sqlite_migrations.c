@@ -1,0 +1,114 @@
+/*
+ * SQLite schema history (see sqlite_migrations.h). Version 1 is the initial schema: patients,
+ * devices, assignments, the obs_codes reference table and observations. The reasoning behind
+ * the observation table's shape, and the benchmark that chose it, is in
+ * docs/internals/store.md and bench/README.md.
+ * Layer: store/migrate (data only, no SQLite header). Thread: any.
+ */
+#include "store/migrate/sqlite_migrations.h"
+#include "store/store.h"
+
+/*
+ * Observations: one WITHOUT ROWID table clustered on (patient_id, effective_us, code,
+ * device_id), plus obs_latest, one row per (patient, code). Why this shape (measured in
+ * bench/README.md):
+ *   - Ingest cost is set by how many B-tree pages each commit dirties, and that is the
+ *     number of distinct insertion points the commit touches. New readings of a patient
+ *     arrive in time order, and a snapshot's codes share one instant, so clustering by
+ *     (patient, time) gives ONE insertion point per patient and packs a snapshot into one
+ *     page. Clustering by (patient, code, time), or any (device|patient, code, ...) index,
+ *     gives one per patient-code: 8x the dirty pages, and SQLite's page splits in the middle
+ *     of a tree make it worse still.
+ *   - The key is also the dedup key: a reading resent by its device (same device, code and
+ *     time, attributed to the same patient) is skipped by INSERT ... ON CONFLICT DO NOTHING.
+ *     Manual entries (device_id 0) are deduplicated per patient, so two patients' readings
+ *     entered for the same minute never collide.
+ *   - Queries are range scans of one patient's time window: every code in time order
+ *     directly, one code by filtering that window (a chart of one of 8 codes reads 8x the
+ *     rows it returns; still bounded by patient and time).
+ *   - "Latest per code" would otherwise scan back through a patient's history until each
+ *     code appears; obs_latest answers it with one row per code. The writer maintains it in
+ *     the same transaction, one upsert per (patient, code) per batch, not per reading.
+ * No foreign keys on obs: the ingest path resolves device and patient before enqueueing, and
+ * a parent lookup per row would double the write cost.
+ */
+static const char schema_v1[] =
+    "PRAGMA application_id = 1296581169;\n" /* 0x4D484231 'MHB1' */
+    "CREATE TABLE patients(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  mrn TEXT NOT NULL UNIQUE,\n"
+    "  name TEXT NOT NULL DEFAULT '',\n"
+    "  birth_date TEXT NOT NULL DEFAULT '',\n"
+    "  ward TEXT NOT NULL DEFAULT '',\n"
+    "  location TEXT NOT NULL DEFAULT '',\n"
+    "  created_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX patients_ward ON patients(ward, location, name);\n"
+    "CREATE TABLE devices(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  uid TEXT NOT NULL UNIQUE,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  model TEXT NOT NULL DEFAULT '',\n"
+    "  firmware TEXT NOT NULL DEFAULT '',\n"
+    "  secret_hash TEXT NOT NULL DEFAULT '',\n"
+    "  status INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_seen_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  battery_pct INTEGER NOT NULL DEFAULT -1,\n"
+    "  created_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE assignments(\n"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
+    "  patient_id INTEGER NOT NULL REFERENCES patients(id),\n"
+    "  start_us INTEGER NOT NULL,\n"
+    "  end_us INTEGER,\n" /* NULL while open */
+    "  CHECK (end_us IS NULL OR end_us >= start_us)\n"
+    ");\n"
+    "CREATE INDEX assignments_device ON assignments(device_id, start_us);\n"
+    "CREATE INDEX assignments_patient ON assignments(patient_id);\n"
+    "CREATE UNIQUE INDEX assignments_open ON assignments(device_id) WHERE end_us IS NULL;\n"
+    "CREATE TABLE obs_codes(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  loinc TEXT NOT NULL UNIQUE,\n"
+    "  ucum TEXT NOT NULL\n"
+    ");\n"
+    "INSERT INTO obs_codes(id, loinc, ucum) VALUES\n"
+    "  (1, '8867-4', '/min'), (2, '76282-3', '/min'), (3, '8889-8', '/min'),\n"
+    "  (4, '9279-1', '/min'), (5, '2708-6', '%'), (6, '8480-6', 'mm[Hg]'),\n"
+    "  (7, '8462-4', 'mm[Hg]'), (8, '8478-0', 'mm[Hg]'), (9, '8310-5', 'Cel'),\n"
+    "  (10, '29463-7', 'kg'), (11, '8302-2', 'cm'), (12, '39156-5', 'kg/m2'),\n"
+    "  (13, '41653-7', 'mg/dL'), (14, '14743-9', 'mmol/L'), (15, '99504-3', 'mg/dL'),\n"
+    "  (16, '105272-9', 'mmol/L'), (17, '55423-8', '{steps}'), (18, '93832-4', 'h'),\n"
+    "  (19, '61006-3', '%'), (20, '40443-4', '/min');\n"
+    /* Latest reading per (patient, code): max effective_us, ties to the lowest device_id;
+     * readings of unassigned devices (patient_id 0) are not tracked. */
+    "CREATE TABLE obs_latest(\n"
+    "  patient_id INTEGER NOT NULL,\n"
+    "  code INTEGER NOT NULL,\n"
+    "  effective_us INTEGER NOT NULL,\n"
+    "  device_id INTEGER NOT NULL,\n"
+    "  value REAL NOT NULL,\n"
+    "  received_us INTEGER NOT NULL,\n"
+    "  status INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (patient_id, code)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE obs(\n"
+    "  patient_id INTEGER NOT NULL,\n"
+    "  code INTEGER NOT NULL,\n"
+    "  effective_us INTEGER NOT NULL,\n"
+    "  device_id INTEGER NOT NULL,\n"
+    "  value REAL NOT NULL,\n"
+    "  received_us INTEGER NOT NULL,\n"
+    "  status INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (patient_id, effective_us, code, device_id)\n"
+    ") WITHOUT ROWID;\n";
+
+const struct store_migration store_sqlite_migrations[] = {
+    {1, "initial schema: patients, devices, assignments, obs_codes, obs, obs_latest", schema_v1},
+};
+
+const size_t store_sqlite_n_migrations =
+    sizeof(store_sqlite_migrations) / sizeof(store_sqlite_migrations[0]);
+
+_Static_assert(sizeof(store_sqlite_migrations) / sizeof(store_sqlite_migrations[0]) ==
+                   STORE_SCHEMA_VERSION,
+               "one migration per schema version");

@@ -1,0 +1,145 @@
+/*
+ * Private to src/store/sqlite/: the SQLite connection object, its prepared-statement table
+ * and the helpers the sqlst_*.c files share. The only header in medhub that includes
+ * sqlite3.h besides the sqlite .c files themselves.
+ * Thread: a struct sqlst is used by one thread at a time (opened SQLITE_OPEN_NOMUTEX).
+ */
+#ifndef MEDHUB_STORE_SQLITE_SQLST_INT_H
+#define MEDHUB_STORE_SQLITE_SQLST_INT_H
+
+#include "core/cfg.h"
+#include "store/store_int.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every statement the backend runs, prepared once at open (SQLITE_PREPARE_PERSISTENT) and
+ * reused with sqlite3_reset. The SQL text lives next to the code that uses it. */
+enum sqlst_stmt_id {
+    SQLST_BEGIN,
+    SQLST_COMMIT,
+    SQLST_ROLLBACK,
+    SQLST_USER_VERSION,
+    SQLST_PATIENT_ADD,
+    SQLST_PATIENT_GET,
+    SQLST_PATIENT_GET_BY_MRN,
+    SQLST_PATIENT_LIST_ALL,
+    SQLST_PATIENT_LIST_WARD,
+    SQLST_DEVICE_ADD,
+    SQLST_DEVICE_GET,
+    SQLST_DEVICE_GET_BY_ID,
+    SQLST_DEVICE_LIST,
+    SQLST_DEVICE_SET_STATUS,
+    SQLST_ASSIGN_CLOSE,
+    SQLST_ASSIGN_OPEN,
+    SQLST_ASSIGN_PATIENT_AT,
+    SQLST_ASSIGN_LIST,
+    SQLST_OBS_INSERT,
+    SQLST_OBS_LATEST_UPSERT,
+    SQLST_OBS_LATEST,
+    SQLST_OBS_RANGE_CODE,
+    SQLST_OBS_RANGE_ALL,
+    SQLST_OBS_DOWNSAMPLE,
+    SQLST_OBS_COUNT,
+    SQLST__COUNT
+};
+
+/* One statement's SQL: each concern file exports a table of these. */
+struct sqlst_sql {
+    enum sqlst_stmt_id id; /* slot in struct sqlst.stmt */
+    const char *text;      /* constant SQL with ?N parameters, never values */
+};
+
+/* One slot of the per-batch "newest reading per (patient, code)" hash table. */
+struct sqlst_latest_slot {
+    int64_t patient_id; /* key */
+    uint32_t code;      /* key */
+    uint32_t gen;       /* slot is in use when equal to sqlst.latest_gen */
+    uint32_t idx;       /* index in the batch of the newest reading so far */
+};
+
+/* obs_put_batch scratch: a reading's primary key and its index in the batch. */
+struct sqlst_sort_key {
+    int64_t patient_id;   /* key, in primary key order */
+    int64_t effective_us; /* ... */
+    int64_t device_id;    /* ... (compared after code) */
+    uint32_t code;        /* ... */
+    uint32_t idx;         /* position in the batch: ties keep batch order */
+};
+
+/* One connection. */
+struct sqlst {
+    struct store base;                    /* must be first: store.c sees only this */
+    sqlite3 *db;                          /* the connection */
+    unsigned flags;                       /* enum store_open_flags it was opened with */
+    char path[CFG_PATH_MAX];              /* database file, for messages */
+    sqlite3_stmt *stmt[SQLST__COUNT];     /* prepared at open, finalized at close */
+    struct sqlst_latest_slot *latest_tab; /* obs_put_batch scratch, grown, never shrunk */
+    uint32_t *latest_used;                /* slots used in this batch, latest_cap entries */
+    uint32_t latest_cap;                  /* power of two, 0 before the first batch */
+    uint32_t latest_gen;                  /* bumped per batch instead of clearing */
+    struct sqlst_sort_key *sort;          /* obs_put_batch scratch, grown, never shrunk */
+    size_t sort_cap;                      /* entries in sort */
+};
+
+/* SQL tables of each concern file (sqlst_open.c prepares them all). */
+extern const struct sqlst_sql sqlst__sql_open[];
+extern const size_t sqlst__n_sql_open;
+extern const struct sqlst_sql sqlst__sql_patient[];
+extern const size_t sqlst__n_sql_patient;
+extern const struct sqlst_sql sqlst__sql_device[];
+extern const size_t sqlst__n_sql_device;
+extern const struct sqlst_sql sqlst__sql_obs[];
+extern const size_t sqlst__n_sql_obs;
+
+static inline struct sqlst *sqlst__from(struct store *st)
+{
+    return (struct sqlst *)st;
+}
+
+/* THE mapping of SQLite result codes (extended codes, plus the OS errno SQLite saw) to
+ * medhub error codes; every sqlst function returns through it. rc SQLITE_OK/ROW/DONE map
+ * to 0. Logs unexpected engine failures (no values: SQLite messages name columns only). */
+int sqlst__err(struct sqlst *db, int rc);
+
+/* Transactions on the prepared BEGIN IMMEDIATE / COMMIT / ROLLBACK statements. */
+int sqlst__begin(struct sqlst *db);
+int sqlst__commit(struct sqlst *db);
+void sqlst__rollback(struct sqlst *db);
+
+/* Steps s once expecting SQLITE_DONE, then resets it. Returns 0 or a mapped error. */
+int sqlst__exec(struct sqlst *db, sqlite3_stmt *s);
+
+/* Binds a fixed-size text field (at most cap bytes, stops at the first NUL). */
+int sqlst__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t cap);
+
+/* Copies column col of the current row into buf (cap bytes, always NUL-terminated). */
+void sqlst__col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
+
+/* The ops of the concern files, referenced by the ops table in sqlst_open.c. */
+int sqlst__patient_add(struct store *st, struct patient *p);
+int sqlst__patient_get(struct store *st, int64_t id, struct patient *out);
+int sqlst__patient_get_by_mrn(struct store *st, const char *mrn, struct patient *out);
+int sqlst__patient_list(struct store *st, const char *ward, store_patient_fn *fn, void *arg);
+
+int sqlst__device_add(struct store *st, struct device *d);
+int sqlst__device_get(struct store *st, const char *uid, struct device *out);
+int sqlst__device_get_by_id(struct store *st, int64_t id, struct device *out);
+int sqlst__device_list(struct store *st, store_device_fn *fn, void *arg);
+int sqlst__device_set_status(struct store *st, int64_t device_id, enum dev_status status);
+int sqlst__device_assign(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us);
+int sqlst__device_unassign(struct store *st, int64_t device_id, int64_t at_us);
+int sqlst__device_patient_at(struct store *st, int64_t device_id, int64_t t_us,
+                             int64_t *patient_id);
+int sqlst__assignment_list(struct store *st, int64_t device_id, store_assignment_fn *fn, void *arg);
+
+int sqlst__obs_put_batch(struct store *st, const struct obs *obs, size_t n, size_t *n_inserted);
+int sqlst__obs_latest(struct store *st, int64_t patient_id, store_obs_fn *fn, void *arg);
+int sqlst__obs_range(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                     int64_t until_us, size_t limit, store_obs_fn *fn, void *arg);
+int sqlst__obs_downsample(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                          int64_t until_us, size_t n_buckets, struct obs_bucket *out);
+int sqlst__obs_count(struct store *st, int64_t *out);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * Storage interface dispatch: store_open picks the backend named by storage.backend and every
+ * other store_* call goes through the connection's ops table (store_int.h). No SQL here.
+ * Layer: store (above core and domain, below ingest/api). Thread: a struct store is used by
+ * one thread at a time; this file has no shared state.
+ */
+#include "store/store.h"
+#include "core/err.h"
+#include "store/store_int.h"
+
+#include <stdio.h>
+
+static const struct store_ops *backend_ops(enum cfg_backend backend)
+{
+    switch (backend) {
+    case CFG_BACKEND_SQLITE:
+        return &sqlst_ops;
+    case CFG_BACKEND_POSTGRES:
+        return NULL; /* multi-node: not built yet */
+    }
+    return NULL;
+}
+
+int store_open(struct store **out, const struct cfg_store *cfg, unsigned flags, char *err,
+               size_t err_len)
+{
+    *out = NULL;
+    if (err_len)
+        err[0] = '\0';
+    const struct store_ops *ops = backend_ops(cfg->backend);
+    if (!ops) {
+        snprintf(err, err_len, "storage backend %d is not available in this build",
+                 (int)cfg->backend);
+        return HX_ECONFIG;
+    }
+    int rc = ops->open(out, cfg, flags, err, err_len);
+    if (rc == 0 && HX_UNLIKELY_BUG((*out)->ops != ops)) {
+        ops->close(*out);
+        *out = NULL;
+        return HX_ESTORE;
+    }
+    return rc;
+}
+
+const char *store_engine_version(enum cfg_backend backend)
+{
+    const struct store_ops *ops = backend_ops(backend);
+    return ops ? ops->engine_version() : "unavailable";
+}
+
+void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+int store_schema_version(struct store *st, int *out)
+{
+    return st->ops->schema_version(st, out);
+}
+
+int store_integrity_check(struct store *st, bool quick, char *msg, size_t msg_len)
+{
+    return st->ops->integrity_check(st, quick, msg, msg_len);
+}
+
+int store_patient_add(struct store *st, struct patient *p)
+{
+    return st->ops->patient_add(st, p);
+}
+
+int store_patient_get(struct store *st, int64_t id, struct patient *out)
+{
+    return st->ops->patient_get(st, id, out);
+}
+
+int store_patient_get_by_mrn(struct store *st, const char *mrn, struct patient *out)
+{
+    return st->ops->patient_get_by_mrn(st, mrn, out);
+}
+
+int store_patient_list(struct store *st, const char *ward, store_patient_fn *fn, void *arg)
+{
+    return st->ops->patient_list(st, ward, fn, arg);
+}
+
+int store_device_add(struct store *st, struct device *d)
+{
+    return st->ops->device_add(st, d);
+}
+
+int store_device_get(struct store *st, const char *uid, struct device *out)
+{
+    return st->ops->device_get(st, uid, out);
+}
+
+int store_device_get_by_id(struct store *st, int64_t id, struct device *out)
+{
+    return st->ops->device_get_by_id(st, id, out);
+}
+
+int store_device_list(struct store *st, store_device_fn *fn, void *arg)
+{
+    return st->ops->device_list(st, fn, arg);
+}
+
+int store_device_set_status(struct store *st, int64_t device_id, enum dev_status status)
+{
+    return st->ops->device_set_status(st, device_id, status);
+}
+
+int store_device_assign(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us)
+{
+    return st->ops->device_assign(st, device_id, patient_id, at_us);
+}
+
+int store_device_unassign(struct store *st, int64_t device_id, int64_t at_us)
+{
+    return st->ops->device_unassign(st, device_id, at_us);
+}
+
+int store_device_patient_at(struct store *st, int64_t device_id, int64_t t_us, int64_t *patient_id)
+{
+    return st->ops->device_patient_at(st, device_id, t_us, patient_id);
+}
+
+int store_assignment_list(struct store *st, int64_t device_id, store_assignment_fn *fn, void *arg)
+{
+    return st->ops->assignment_list(st, device_id, fn, arg);
+}
+
+int store_obs_put_batch(struct store *st, const struct obs *obs, size_t n, size_t *n_inserted)
+{
+    if (n_inserted)
+        *n_inserted = 0;
+    if (n == 0)
+        return 0;
+    return st->ops->obs_put_batch(st, obs, n, n_inserted);
+}
+
+int store_obs_latest(struct store *st, int64_t patient_id, store_obs_fn *fn, void *arg)
+{
+    return st->ops->obs_latest(st, patient_id, fn, arg);
+}
+
+int store_obs_range(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                    int64_t until_us, size_t limit, store_obs_fn *fn, void *arg)
+{
+    return st->ops->obs_range(st, patient_id, code, since_us, until_us, limit, fn, arg);
+}
+
+int store_obs_downsample(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                         int64_t until_us, size_t n_buckets, struct obs_bucket *out)
+{
+    if (n_buckets == 0 || n_buckets > 10000 || until_us <= since_us)
+        return HX_EINVAL;
+    return st->ops->obs_downsample(st, patient_id, code, since_us, until_us, n_buckets, out);
+}
+
+int store_obs_count(struct store *st, int64_t *out)
+{
+    return st->ops->obs_count(st, out);
+}

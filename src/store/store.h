@@ -1,0 +1,111 @@
+/*
+ * Storage interface. Every backend implements struct store_ops; nothing outside
+ * store/<backend>/ includes a database header. A struct store is ONE connection: the writer
+ * thread owns one, each worker thread and each CLI command opens its own.
+ * Several processes may open the same database at once (the CLI while the daemon runs):
+ * SQLite WAL mode plus a busy timeout serialises their writes.
+ * Thread: a struct store is used by one thread at a time.
+ */
+#ifndef MEDHUB_STORE_STORE_H
+#define MEDHUB_STORE_STORE_H
+
+#include "core/cfg.h"
+#include "domain/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Highest schema version this binary knows (see store/migrate/). */
+#define STORE_SCHEMA_VERSION 1
+
+enum store_open_flags {
+    STORE_OPEN_CREATE = 1u << 0,   /* create the database if missing (medhub init) */
+    STORE_OPEN_READONLY = 1u << 1, /* query only (never migrates) */
+    STORE_OPEN_WRITER = 1u << 2,   /* the writer thread's connection: synchronous per cfg */
+};
+
+/* One chart bucket of a downsampled range. */
+struct obs_bucket {
+    int64_t start_us; /* bucket start, inclusive */
+    int64_t end_us;   /* bucket end, exclusive */
+    double min;       /* lowest value in the bucket */
+    double max;       /* highest value */
+    double mean;      /* arithmetic mean */
+    uint32_t count;   /* readings in the bucket; 0 means empty (min/max/mean undefined) */
+};
+
+struct store;
+
+/* Callbacks for list queries; return non-zero to stop early (that value is returned). */
+typedef int store_patient_fn(void *arg, const struct patient *p);
+typedef int store_device_fn(void *arg, const struct device *d);
+typedef int store_assignment_fn(void *arg, const struct assignment *a);
+typedef int store_obs_fn(void *arg, const struct obs *o);
+
+/* Opens (and, unless READONLY, migrates) the database described by cfg.
+ * OUT: *out returns owned; free with store_close.
+ * Errors (with one line of detail in err): -ENOENT (no database and no CREATE: "run medhub
+ * init"), HX_ECORRUPT (not a database, or a database that is not medhub's), HX_ESCHEMA
+ * (schema newer than STORE_SCHEMA_VERSION), HX_EREADONLY, HX_EFULL, HX_ESTORE. */
+int store_open(struct store **out, const struct cfg_store *cfg, unsigned flags, char *err,
+               size_t err_len);
+void store_close(struct store *st);
+
+/* Version of the engine behind a backend, e.g. "3.40.1" for sqlite (static string;
+ * "unavailable" when the backend is not built). For benchmarks and `medhub version`. */
+const char *store_engine_version(enum cfg_backend backend);
+
+/* Schema version of the open database. */
+int store_schema_version(struct store *st, int *out);
+
+/* Runs SQLite's integrity_check (quick_check when quick: O(N) but skips index contents).
+ * Returns 0 when the database is sound, HX_ECORRUPT with the first problem in msg
+ * (may be NULL), or another error. Slow on large databases: tests and `medhub` checks only. */
+int store_integrity_check(struct store *st, bool quick, char *msg, size_t msg_len);
+
+/* Patients. store_patient_add fills p->id and p->created_us; HX_EEXIST on a duplicate MRN. */
+int store_patient_add(struct store *st, struct patient *p);
+int store_patient_get(struct store *st, int64_t id, struct patient *out);
+int store_patient_get_by_mrn(struct store *st, const char *mrn, struct patient *out);
+/* ward NULL lists all; ordered by ward, location, name. */
+int store_patient_list(struct store *st, const char *ward, store_patient_fn *fn, void *arg);
+
+/* Devices. store_device_add fills d->id and d->created_us; HX_EEXIST on a duplicate uid. */
+int store_device_add(struct store *st, struct device *d);
+int store_device_get(struct store *st, const char *uid, struct device *out);
+int store_device_get_by_id(struct store *st, int64_t id, struct device *out);
+int store_device_list(struct store *st, store_device_fn *fn, void *arg);
+int store_device_set_status(struct store *st, int64_t device_id, enum dev_status status);
+
+/* Assignments. assign closes any open assignment of the device at at_us and opens a new one;
+ * unassign closes the open one (HX_ENOTFOUND when there is none). */
+int store_device_assign(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us);
+int store_device_unassign(struct store *st, int64_t device_id, int64_t at_us);
+/* OUT: *patient_id the patient assigned to the device at t_us, 0 when none. */
+int store_device_patient_at(struct store *st, int64_t device_id, int64_t t_us, int64_t *patient_id);
+/* All assignments of a device, newest first. */
+int store_assignment_list(struct store *st, int64_t device_id, store_assignment_fn *fn, void *arg);
+
+/* Writes n observations in ONE transaction. A reading whose (device, code, effective time)
+ * is already stored is skipped, not an error. OUT: *n_inserted (may be NULL) rows new.
+ * Errors: HX_EFULL, HX_EREADONLY, HX_ESTORE; on error nothing of the batch is stored. */
+int store_obs_put_batch(struct store *st, const struct obs *obs, size_t n, size_t *n_inserted);
+
+/* Latest reading of each code for a patient, ordered by code. */
+int store_obs_latest(struct store *st, int64_t patient_id, store_obs_fn *fn, void *arg);
+
+/* Readings of a patient in [since_us, until_us), oldest first, at most limit (0 = no limit);
+ * code 0 means every code. */
+int store_obs_range(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                    int64_t until_us, size_t limit, store_obs_fn *fn, void *arg);
+
+/* Splits [since_us, until_us) into n_buckets equal buckets and fills out[0..n_buckets-1] with
+ * min/max/mean/count of the code's readings in each (empty buckets have count 0).
+ * Returns HX_EINVAL when n_buckets is 0 or over 10000 or the range is empty. */
+int store_obs_downsample(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                         int64_t until_us, size_t n_buckets, struct obs_bucket *out);
+
+/* Counts every stored observation (tests, status). */
+int store_obs_count(struct store *st, int64_t *out);
+
+#endif

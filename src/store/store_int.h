@@ -1,0 +1,61 @@
+/*
+ * Private to src/store/: the backend ops table behind store.h. store.c dispatches every public
+ * store_* call through st->ops; each backend (store/sqlite/, later store/postgres/) fills one
+ * struct store_ops and allocates its own connection object whose first member is a
+ * struct store. Nothing here includes a database header.
+ * Thread: as store.h (a struct store is used by one thread at a time).
+ */
+#ifndef MEDHUB_STORE_STORE_INT_H
+#define MEDHUB_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+/* One backend. Each member mirrors the store.h function of the same name (minus the store_
+ * prefix) with the same contract; every pointer is non-NULL. */
+struct store_ops {
+    const char *name; /* "sqlite", "postgres": for logs and errors */
+    /* Engine version, a static string. */
+    const char *(*engine_version)(void);
+    /* Opens a connection. OUT: *out returns owned (freed by close); detail in err. */
+    int (*open)(struct store **out, const struct cfg_store *cfg, unsigned flags, char *err,
+                size_t err_len);
+    /* Finalizes statements and closes; st is freed. */
+    void (*close)(struct store *st);
+    int (*schema_version)(struct store *st, int *out);
+    int (*integrity_check)(struct store *st, bool quick, char *msg, size_t msg_len);
+
+    int (*patient_add)(struct store *st, struct patient *p);
+    int (*patient_get)(struct store *st, int64_t id, struct patient *out);
+    int (*patient_get_by_mrn)(struct store *st, const char *mrn, struct patient *out);
+    int (*patient_list)(struct store *st, const char *ward, store_patient_fn *fn, void *arg);
+
+    int (*device_add)(struct store *st, struct device *d);
+    int (*device_get)(struct store *st, const char *uid, struct device *out);
+    int (*device_get_by_id)(struct store *st, int64_t id, struct device *out);
+    int (*device_list)(struct store *st, store_device_fn *fn, void *arg);
+    int (*device_set_status)(struct store *st, int64_t device_id, enum dev_status status);
+
+    int (*device_assign)(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us);
+    int (*device_unassign)(struct store *st, int64_t device_id, int64_t at_us);
+    int (*device_patient_at)(struct store *st, int64_t device_id, int64_t t_us,
+                             int64_t *patient_id);
+    int (*assignment_list)(struct store *st, int64_t device_id, store_assignment_fn *fn, void *arg);
+
+    int (*obs_put_batch)(struct store *st, const struct obs *obs, size_t n, size_t *n_inserted);
+    int (*obs_latest)(struct store *st, int64_t patient_id, store_obs_fn *fn, void *arg);
+    int (*obs_range)(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                     int64_t until_us, size_t limit, store_obs_fn *fn, void *arg);
+    int (*obs_downsample)(struct store *st, int64_t patient_id, int code, int64_t since_us,
+                          int64_t until_us, size_t n_buckets, struct obs_bucket *out);
+    int (*obs_count)(struct store *st, int64_t *out);
+};
+
+/* The backend-independent head of every connection object. */
+struct store {
+    const struct store_ops *ops; /* the backend that opened it */
+};
+
+/* Backends (each defined in its own directory). */
+extern const struct store_ops sqlst_ops;
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * The store writer: one thread that owns the only writing connection used by the daemon's
+ * data path. Producers on the loop thread enqueue observations; the writer drains the queue
+ * and commits them in groups (everything waiting, up to storage.batch_max rows per
+ * transaction); after each commit it tells the loop (uv_async) and the loop runs the
+ * completion callbacks in enqueue order. A request (one enqueue call) is never split across
+ * transactions: it is stored whole or fails whole.
+ *
+ * Never acknowledge data before its callback reports status 0: that is the durability
+ * contract (sync = full survives power loss, sync = normal a process crash).
+ * Thread: every function here is called on the loop thread, except where noted.
+ */
+#ifndef MEDHUB_STORE_WRITER_H
+#define MEDHUB_STORE_WRITER_H
+
+#include "core/cfg.h"
+#include "domain/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct store_writer;
+
+/* Completion of one request, on the loop thread. status 0: durable; negative: failed (nothing
+ * of the request is stored), e.g. HX_EFULL, HX_EREADONLY, HX_ESTORE, HX_ESHUTDOWN.
+ * last_seq is the sequence number of the request's last observation. */
+typedef void store_done_fn(void *arg, uint64_t last_seq, int status);
+
+struct store_writer_stats {
+    uint64_t enqueued;    /* observations accepted by enqueue */
+    uint64_t committed;   /* observations in committed transactions (incl. duplicates) */
+    uint64_t duplicates;  /* observations skipped as already stored */
+    uint64_t failed;      /* observations in failed transactions */
+    uint64_t commits;     /* transactions committed */
+    uint64_t durable_seq; /* highest durable sequence number */
+    uint32_t queued;      /* observations waiting now */
+};
+
+/* Opens its own connection (STORE_OPEN_WRITER) and starts the thread.
+ * OUT: *out returns owned; stop with store_writer_stop. Errors as store_open, with detail in
+ * err. */
+int store_writer_start(struct store_writer **out, uv_loop_t *loop, const struct cfg_store *cfg,
+                       char *err, size_t err_len);
+
+/* Copies n observations into the queue, assigning them consecutive sequence numbers
+ * (written back into nothing: the copies carry them). cb runs later on the loop thread.
+ * OUT: *last_seq (may be NULL). Returns 0, -EAGAIN when the queue holds storage.queue_max
+ * rows (the caller should stop reading from its source and retry after a completion),
+ * HX_ETOOBIG when n exceeds storage.batch_max (or storage.queue_max), HX_EINVAL when n is 0
+ * or a value is not finite (it would fail the whole group's transaction), HX_ESHUTDOWN after
+ * stop began. The queue counts a request until its callback has run, so space freed by
+ * completions is visible to the callbacks themselves.
+ * obs borrows (copied before return); cb may be NULL; arg is passed through untouched.
+ * If it returns an error, cb is never called. */
+int store_writer_enqueue(struct store_writer *w, const struct obs *obs, size_t n, store_done_fn *cb,
+                         void *arg, uint64_t *last_seq);
+
+/* Copies the counters. Also valid right after store_writer_stop returns (final totals), until
+ * the loop runs the async handle's close callback. */
+void store_writer_get_stats(struct store_writer *w, struct store_writer_stats *out);
+
+/* Stops accepting, commits everything queued, runs the remaining callbacks (before it
+ * returns), joins the thread, closes the connection and uv_close()s its async handle; w is
+ * freed in that handle's close callback, so the caller runs the loop once more before
+ * uv_loop_close(). Blocks the calling (loop) thread until the queue is flushed: call it during
+ * shutdown only, after the listeners have stopped, and never from a completion callback.
+ * Callbacks that run during stop and try to enqueue get HX_ESHUTDOWN. */
+void store_writer_stop(struct store_writer *w);
+
+#endif
