@@ -1,0 +1,128 @@
+/*
+ * Shared plumbing for the administration commands: option conventions, loading the
+ * configuration, opening the store, printing tables and JSON, and error reporting.
+ * Every command works directly on the data directory and is safe while the daemon runs.
+ * Exit codes: 0 success, 1 failure, 2 usage error.
+ * Thread: main (commands are single-threaded, except serve/demo which run the loop).
+ */
+#ifndef MEDHUB_CLI_CLI_H
+#define MEDHUB_CLI_CLI_H
+
+#include "core/cfg.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
+#define CLI_EXIT_USAGE 2
+
+/* A command: name, one-line summary, entry point (argv[0] is the command name). */
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+/* Options every data-dir command understands. */
+struct cli_opts {
+    const char *data_dir; /* --data-dir, NULL for the default */
+    const char *config;   /* --config FILE, NULL for <data-dir>/medhub.conf */
+    const char *sets[64]; /* --set section.key=value, in order */
+    int n_sets;
+    bool json; /* --json */
+};
+
+/* A loaded configuration plus an open store connection. */
+struct cli_ctx {
+    struct cfg cfg;
+    struct store *st; /* NULL until cli_open_store */
+};
+
+/* Prints "medhub: error: ..." (one line) to stderr and returns CLI_EXIT_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "medhub CMD: ..." plus a hint to use --help, returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Handles a common option (--data-dir, --config, --set, --json) for getopt_long codes
+ * CLI_OPT_*; returns true when it was one. */
+enum {
+    CLI_OPT_DATA_DIR = 1000,
+    CLI_OPT_CONFIG,
+    CLI_OPT_SET,
+    CLI_OPT_JSON,
+    CLI_OPT_HELP,
+};
+#define CLI_COMMON_OPTIONS                                                                         \
+    {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR},                                       \
+        {"config", required_argument, NULL, CLI_OPT_CONFIG},                                       \
+        {"set", required_argument, NULL, CLI_OPT_SET}, {"json", no_argument, NULL, CLI_OPT_JSON},  \
+    {                                                                                              \
+        "help", no_argument, NULL, CLI_OPT_HELP                                                    \
+    }
+bool cli_common_option(struct cli_opts *o, int code, const char *arg);
+
+/* Loads configuration for o. On error prints it and returns CLI_EXIT_FAIL. */
+int cli_load_config(struct cli_ctx *ctx, const struct cli_opts *o);
+/* Loads configuration and opens the store (flags from enum store_open_flags). */
+int cli_open(struct cli_ctx *ctx, const struct cli_opts *o, unsigned flags);
+void cli_close(struct cli_ctx *ctx);
+
+/* Reports a store error for action ("adding patient") and returns CLI_EXIT_FAIL. */
+int cli_store_fail(const char *action, int rc);
+
+/* Simple column-aligned text tables. Cells are copied. */
+struct table {
+    int n_cols;
+    const char *headers[12];
+    char **cells; /* n_rows * n_cols owned strings */
+    size_t n_rows;
+    size_t cap;
+};
+void table_init(struct table *t, int n_cols, const char *const *headers);
+void table_add(struct table *t, const char *const *cells);
+void table_print(const struct table *t, FILE *out);
+void table_release(struct table *t);
+
+/* Prints j (takes the reference) as indented JSON plus a newline to stdout. */
+void cli_print_json(json_t *j);
+
+/* Formats a time for people: RFC 3339 UTC with seconds. buf >= 32 bytes. */
+void cli_format_time(int64_t t_us, char *buf, size_t len);
+
+/* Parses a time option (see hx_time_parse). Prints a usage error on failure. */
+int cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *out);
+
+/* What cli_init_data_dir created. */
+struct init_result {
+    bool db_created;     /* the database file was new */
+    bool key_created;    /* server.key was new */
+    bool config_created; /* medhub.conf template was written */
+    bool ca_created;     /* tls/ device CA or server certificate was new */
+    int schema_version;  /* schema of the database now */
+};
+
+/* Creates or completes the data directory of cfg (see `medhub init --help`) without
+ * overwriting anything. Returns 0 or a negative error with one line of detail in err. */
+int cli_init_data_dir(const struct cfg *cfg, struct init_result *res, char *err, size_t err_len);
+
+/* Commands (cmd_*.c). */
+int cmd_init(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_patient(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_obs(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_codes(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+/* medhub device cert (cmd_device_cert.c): issue a TLS client certificate. */
+int device_cert_cmd(int argc, char **argv);
+
+/* Runs a group command ("patient add ...") from a table of subcommands. */
+int cli_dispatch(const char *group, const char *group_help, const struct cli_command *subs,
+                 int argc, char **argv);
+
+#endif

@@ -1,0 +1,170 @@
+"""Bad storage conditions give one clear line on stderr and a non-zero exit, and damage
+nothing already stored: a corrupt or foreign database, a newer schema, a read-only data dir,
+a full disk."""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+
+def last_line(p):
+    lines = p.stderr.strip().splitlines()
+    assert lines, 'no error message'
+    return lines[-1]
+
+
+def digest(path):
+    return open(path, 'rb').read()
+
+
+def test_corrupt_database_file(mh):
+    os.makedirs(mh.data_dir)
+    mh.init()
+    db = os.path.join(mh.data_dir, 'medhub.db')
+    for suffix in ('-wal', '-shm'):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    with open(db, 'wb') as f:
+        f.write(os.urandom(8192))
+    before = digest(db)
+    for cmd in (['patient', 'list'], ['serve'], ['init']):
+        p = mh.run(*cmd, check=False)
+        assert p.returncode == 1, cmd
+        assert 'not a medhub database' in last_line(p), (cmd, p.stderr)
+    assert digest(db) == before
+
+
+def test_foreign_sqlite_database(mh):
+    os.makedirs(mh.data_dir)
+    db = os.path.join(mh.data_dir, 'medhub.db')
+    con = sqlite3.connect(db)
+    con.execute('create table invoices(id integer primary key, amount real)')
+    con.execute('insert into invoices(amount) values (12.5)')
+    con.commit()
+    con.close()
+    before = digest(db)
+    p = mh.run('init', check=False)
+    assert p.returncode == 1 and 'not a medhub database' in last_line(p)
+    assert digest(db) == before
+
+
+def test_newer_schema_is_refused_and_left_alone(ready):
+    ready.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Ada')
+    db = os.path.join(ready.data_dir, 'medhub.db')
+    con = sqlite3.connect(db)
+    con.execute('pragma user_version = 99')
+    con.commit()
+    con.execute('pragma wal_checkpoint(truncate)')
+    con.close()
+    before = digest(db)
+    for cmd in (['patient', 'list'], ['patient', 'add', '--mrn', 'M2', '--name', 'B'],
+                ['serve']):
+        p = ready.run(*cmd, check=False)
+        assert p.returncode == 1, cmd
+        assert 'newer than this medhub' in last_line(p), p.stderr
+    assert digest(db) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('setpriv'),
+                    reason='needs root to run medhub as an unprivileged user')
+def test_read_only_data_dir(ready):
+    ready.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Ada')
+    # Make the tree readable but not writable for 'nobody', then act as 'nobody'.
+    for root, dirs, files in os.walk(ready.data_dir):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    os.chmod(os.path.dirname(ready.data_dir), 0o755)
+    nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    p = ready.run('patient', 'add', '--mrn', 'MRN2', '--name', 'Ben', check=False,
+                  prefix=nobody)
+    assert p.returncode == 1
+    assert 'read-only' in last_line(p) or 'permission' in last_line(p).lower(), p.stderr
+    os.chmod(os.path.join(ready.data_dir, 'server.key'), 0o600)
+    rows = json.loads(ready.run('patient', 'list', '--json').stdout)
+    assert [r['mrn'] for r in rows] == ['MRN1']
+
+
+def can_mount_tmpfs():
+    if os.geteuid() != 0:
+        return False
+    probe = '/tmp/medhub-mount-probe'
+    os.makedirs(probe, exist_ok=True)
+    ok = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe],
+                        capture_output=True).returncode == 0
+    if ok:
+        subprocess.run(['umount', probe])
+    os.rmdir(probe)
+    return ok
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mnt = tmp_path / 'disk'
+    mnt.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(mnt)], check=True)
+    yield mnt
+    subprocess.run(['umount', '-l', str(mnt)])
+
+
+def fill(path):
+    """Fills the file system holding path; returns the filler file."""
+    filler = os.path.join(path, 'filler')
+    with open(filler, 'wb') as f:
+        try:
+            while True:
+                f.write(b'\0' * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.skipif(not can_mount_tmpfs(), reason='needs to mount a small tmpfs')
+def test_full_disk(small_disk, medhub_at):
+    mh = medhub_at(small_disk / 'data')
+    mh.init()
+    mh.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Ada')
+    for i in range(20):
+        mh.run('obs', 'add', '--patient', 'MRN1', '--code', 'heart_rate', '--value',
+               str(60 + i), '--time', f'2026-01-01T10:{i:02d}:00Z')
+    filler = fill(str(small_disk))
+    failures = 0
+    for i in range(20):  # the WAL may still have room for a few rows: keep going until full
+        p = mh.run('obs', 'add', '--patient', 'MRN1', '--code', 'heart_rate', '--value', '99',
+                   '--time', f'2026-01-02T10:{i:02d}:00Z', check=False)
+        if p.returncode != 0:
+            failures += 1
+            assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+            assert 'disk full' in p.stderr, p.stderr
+    assert failures > 0
+    os.remove(filler)
+    rows = json.loads(mh.run('obs', 'query', '--patient', 'MRN1', '--until',
+                             '2026-01-02T00:00:00Z', '--json').stdout)
+    assert [r['value'] for r in rows] == [60 + i for i in range(20)]
+    con = sqlite3.connect(os.path.join(mh.data_dir, 'medhub.db'))
+    assert con.execute('pragma integrity_check').fetchone()[0] == 'ok'
+    con.close()
+
+
+def test_file_size_limit(ready):
+    """Without a small file system, a file-size rlimit gives the same 'disk full' path."""
+    ready.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Ada')
+    ready.run('obs', 'add', '--patient', 'MRN1', '--code', 'hr', '--value', '70', '--time',
+              '2026-01-01T00:00:00Z')
+    db = os.path.join(ready.data_dir, 'medhub.db')
+    sizes = [os.path.getsize(db + s) for s in ('', '-wal') if os.path.exists(db + s)]
+    limit = max(sizes) + 1
+    failures = 0
+    for i in range(40):
+        p = ready.run('patient', 'add', '--mrn', f'X{i:03d}', '--name', 'x' * 120, check=False,
+                      prefix=['prlimit', f'--fsize={limit}'])
+        if p.returncode != 0:
+            failures += 1
+            assert 'disk full' in last_line(p), p.stderr
+    assert failures > 0
+    rows = json.loads(ready.run('obs', 'query', '--patient', 'MRN1', '--json').stdout)
+    assert [r['value'] for r in rows] == [70]

@@ -1,0 +1,308 @@
+"""Shared fixtures for medhub integration tests: the real binary, a fresh data dir per test,
+and a running daemon that is always stopped at the end of the test."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get('MEDHUB_BIN', os.path.join(ROOT, 'build', 'medhub'))
+
+
+def clean_env(extra=None):
+    """The test's environment without any MEDHUB_* variable leaking in from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MEDHUB_')}
+    env.update(extra or {})
+    return env
+
+
+class Medhub:
+    """Runs medhub commands against one data directory."""
+
+    def __init__(self, data_dir):
+        self.data_dir = str(data_dir)
+        self.bin = BIN
+
+    def run(self, *args, check=True, env=None, input=None, data_dir=True, prefix=(),
+            timeout=60):
+        cmd = list(prefix) + [self.bin] + [str(a) for a in args]
+        if data_dir:
+            cmd += ['--data-dir', self.data_dir]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(env), input=input,
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f'{cmd} exited {p.returncode}\nstdout: {p.stdout}\n'
+                                 f'stderr: {p.stderr}')
+        return p
+
+    def init(self):
+        return self.run('init')
+
+    # Tests never bind fixed ports: a second test run, a system mosquitto or CI's neighbours
+    # could hold 1883. Later --set arguments override these.
+    EPHEMERAL = ('--set', 'mqtt.listen=127.0.0.1:0', '--set', 'mqtt.tls_listen=127.0.0.1:0')
+
+    def serve(self, *args, env=None):
+        return Daemon(self, self.EPHEMERAL + tuple(args), env)
+
+
+class Daemon:
+    """A `medhub serve` process; waits for its 'ready' log line."""
+
+    def __init__(self, mh, args, env):
+        cmd = [mh.bin, 'serve', '--data-dir', mh.data_dir] + [str(a) for a in args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=clean_env(env))
+        self.lines = []
+
+    def wait_for(self, needle, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            self.lines.append(line)
+            if needle in line:
+                return line
+        raise AssertionError(f'no log line with {needle!r}; got:\n' + ''.join(self.lines))
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rest = self.proc.communicate(timeout=timeout)[1]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rest = self.proc.communicate()[1]
+            raise
+        self.lines.extend(rest.splitlines(keepends=True))
+        return self.proc.returncode
+
+
+@pytest.fixture
+def mh(tmp_path):
+    return Medhub(tmp_path / 'data')
+
+
+@pytest.fixture
+def ready(mh):
+    """An initialised data directory."""
+    mh.init()
+    return mh
+
+
+@pytest.fixture
+def daemons():
+    started = []
+    yield started
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+@pytest.fixture
+def medhub_at():
+    """Factory: a Medhub for a data directory of the test's choosing."""
+    return Medhub
+
+
+# ---- MQTT gateway helpers (01-connect-*, 02-publish-*) -----------------------------------------
+
+import json as _json
+import re as _re
+import socket as _socket
+import struct as _struct
+
+LISTENING_MQTT = _re.compile(r'msg="listening" proto=mqtt addr=([0-9.]+):(\d+)')
+
+
+def mqtt_port(daemon, timeout=15):
+    """Waits for the gateway's 'listening' line and returns the real bound port."""
+    line = daemon.wait_for('msg="listening" proto=mqtt ', timeout)
+    m = LISTENING_MQTT.search(line)
+    assert m, line
+    return int(m.group(2))
+
+
+class Gateway:
+    """An initialised data dir with one patient and devices, and a running daemon."""
+
+    def __init__(self, mh, daemons):
+        self.mh = mh
+        self.daemons = daemons
+        self.secrets = {}
+        self.daemon = None
+        self.port = None
+
+    def add_device(self, uid, mrn='MRN1', kind='oximeter'):
+        args = ['device', 'add', uid, '--kind', kind, '--json']
+        if mrn:
+            args += ['--patient', mrn]
+        out = _json.loads(self.mh.run(*args).stdout)
+        self.secrets[uid] = out['secret']
+        return out['secret']
+
+    def start(self, *extra):
+        self.daemon = self.mh.serve('--set', 'mqtt.listen=127.0.0.1:0', '--set',
+                                    'mqtt.tls_listen=', *extra)
+        self.daemons.append(self.daemon)
+        self.port = mqtt_port(self.daemon)
+        self.daemon.wait_for('msg="ready"')
+        return self
+
+    def stop(self):
+        rc = self.daemon.stop()
+        return rc
+
+    def obs(self, mrn='MRN1'):
+        return _json.loads(self.mh.run('obs', 'query', '--patient', mrn, '--since', '-30d',
+                                       '--format', 'json').stdout)
+
+    def log(self):
+        return ''.join(self.daemon.lines)
+
+
+@pytest.fixture
+def gateway(ready, daemons):
+    """A gateway with patient MRN1 and device dev1 assigned to it (not started yet)."""
+    ready.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Test Patient')
+    g = Gateway(ready, daemons)
+    g.add_device('dev1')
+    yield g
+    # Every gateway test ends with a clean drain: exit status 0 and no sanitizer report.
+    if g.daemon is not None:
+        if g.daemon.proc.poll() is None:
+            assert g.daemon.stop() == 0, g.log()[-4000:]
+        assert g.daemon.proc.returncode == 0, g.log()[-4000:]
+        assert 'Sanitizer' not in g.log(), g.log()[-8000:]
+
+
+def mq_varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def mq_str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return _struct.pack('>H', len(s)) + s
+
+
+def mq_packet(first, body):
+    return bytes([first]) + mq_varint(len(body)) + body
+
+
+def mq_connect(client_id, username=None, password=None, version=4, keepalive=60, props=b'',
+               clean=True, name=b'MQTT'):
+    flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) | \
+        (0x40 if password is not None else 0)
+    vh = mq_str(name) + bytes([version, flags]) + _struct.pack('>H', keepalive)
+    if version == 5:
+        vh += mq_varint(len(props)) + props
+    pl = mq_str(client_id)
+    if username is not None:
+        pl += mq_str(username)
+    if password is not None:
+        pl += mq_str(password)
+    return mq_packet(0x10, vh + pl)
+
+
+def mq_publish(topic, payload, qos=0, pid=1, dup=False, version=4, props=b'', retain=False):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    first = 0x30 | (qos << 1) | (0x08 if dup else 0) | (0x01 if retain else 0)
+    vh = mq_str(topic) + (_struct.pack('>H', pid) if qos else b'')
+    if version == 5:
+        vh += mq_varint(len(props)) + props
+    return mq_packet(first, vh + payload)
+
+
+class RawMqtt:
+    """A raw MQTT client over a socket, for exact wire assertions."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = _socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        self.buf = b''
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError('connection closed')
+            self.buf += chunk
+
+    def recv(self):
+        """Returns (type, flags, body); raises EOFError when the server closed."""
+        self._fill(2)
+        i, mult, rl = 1, 1, 0
+        while True:
+            self._fill(i + 1)
+            b = self.buf[i]
+            rl += (b & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if not b & 0x80:
+                break
+        self._fill(i + rl)
+        first, body = self.buf[0], self.buf[i:i + rl]
+        self.buf = self.buf[i + rl:]
+        return first >> 4, first & 0x0F, body
+
+    def is_closed(self, timeout=3):
+        """True if the server closes the connection within timeout (packets are skipped)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                self.recv()
+        except EOFError:
+            return True
+        except (_socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def mq_props(body):
+    """Parses v5 properties -> {id: value} (strings decoded, ints as ints)."""
+    n, i, mult = 0, 0, 1
+    while True:
+        b = body[i]
+        n += (b & 0x7F) * mult
+        mult *= 128
+        i += 1
+        if not b & 0x80:
+            break
+    props, j, end = {}, i, i + n
+    while j < end:
+        pid = body[j]
+        j += 1
+        if pid in (0x03, 0x08, 0x12, 0x15, 0x1A, 0x1C, 0x1F):
+            ln = _struct.unpack('>H', body[j:j + 2])[0]
+            props[pid] = body[j + 2:j + 2 + ln].decode()
+            j += 2 + ln
+        elif pid in (0x13, 0x21, 0x22, 0x23):
+            props[pid] = _struct.unpack('>H', body[j:j + 2])[0]
+            j += 2
+        elif pid in (0x02, 0x11, 0x18, 0x27):
+            props[pid] = _struct.unpack('>I', body[j:j + 4])[0]
+            j += 4
+        else:
+            props[pid] = body[j]
+            j += 1
+    return props
