@@ -37,11 +37,14 @@ unit_tests() { ctest --test-dir build -j "$JOBS" --output-on-failure; }
 integration_tests() {
   MEDHUB_BIN="$PWD/build/medhub" $PYTHON -m pytest -q -p no:cacheprovider tests/integration
 }
+# Unit tests, then the integration suite against the sanitized daemon and CLI.
 asan_tests() {
   configure build-asan -DMEDHUB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug &&
     ninja -C build-asan &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      MEDHUB_CRASH_ROUNDS=5 ctest --test-dir build-asan -j "$JOBS" --output-on-failure
+      MEDHUB_CRASH_ROUNDS=5 ctest --test-dir build-asan -j "$JOBS" --output-on-failure &&
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      MEDHUB_BIN="$PWD/build-asan/medhub" $PYTHON -m pytest -q -p no:cacheprovider tests/integration
 }
 fuzz_smoke() { tools/fuzz.sh "${FUZZ_SMOKE_SECONDS:-10}"; }
 

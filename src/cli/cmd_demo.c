@@ -12,12 +12,14 @@
 #include "security/secret.h"
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char demo_help[] =
@@ -40,9 +42,10 @@ struct demo {
     const char *exe;
     int patients;
     bool temporary;
+    char first_secret[SEC_SECRET_STR]; /* mon-0001's secret, shown so a first publish works */
 };
 
-static int seed_ward(const struct cfg *cfg, int n, char *err, size_t err_len)
+static int seed_ward(const struct cfg *cfg, struct demo *dm, char *err, size_t err_len)
 {
     struct store *st;
     int rc = store_open(&st, &cfg->storage, 0, err, err_len);
@@ -51,6 +54,7 @@ static int seed_ward(const struct cfg *cfg, int n, char *err, size_t err_len)
     uint8_t key[SEC_KEY_LEN];
     rc = sec_server_key_load(cfg->data_dir, false, key, err, err_len);
     int64_t now = hx_time_now_us();
+    int n = dm->patients;
     for (int i = 0; i < n && rc == 0; i++) {
         struct patient p = {0};
         snprintf(p.mrn, sizeof(p.mrn), "MRN%04d", i + 1);
@@ -75,6 +79,8 @@ static int seed_ward(const struct cfg *cfg, int n, char *err, size_t err_len)
         if (rc == 0)
             rc = sec_secret_generate(secret);
         if (rc == 0) {
+            if (i == 0)
+                memcpy(dm->first_secret, secret, sizeof(secret));
             sec_secret_hash(key, secret, strlen(secret), d.secret_hash);
             rc = store_device_add(st, &d);
         }
@@ -90,22 +96,45 @@ static int seed_ward(const struct cfg *cfg, int n, char *err, size_t err_len)
 
 static void on_ready(void *arg, struct server *srv)
 {
-    (void)srv;
     const struct demo *d = arg;
+    uint16_t mqtt = server_mqtt_port(srv, false), mqtts = server_mqtt_port(srv, true);
     printf("\nmedhub demo is running (pid %ld)\n", (long)getpid());
     printf("  data dir   %s%s\n", d->data_dir,
            d->temporary ? "  (temporary: removed when the demo stops)" : "");
-    printf("  ward       %d patients in Ward 7A (MRN0001..), each with a bedside monitor\n",
+    printf("  ward       %d patients in Ward 7A (MRN0001..), each with a bedside monitor "
+           "(mon-0001..)\n",
            d->patients);
-    printf("  listening  nothing yet: the MQTT gateway and the web dashboard are the next\n"
-           "             parts of medhub to land; the store and its writer are running\n");
-    printf("\nTry in another terminal:\n");
-    printf("  %s patient list --data-dir %s\n", d->exe, d->data_dir);
-    printf("  %s obs add --data-dir %s --patient MRN0001 --code heart_rate --value 72\n", d->exe,
-           d->data_dir);
+    printf("  mqtt       127.0.0.1:%u (plain, loopback only), 127.0.0.1:%u (TLS)\n", mqtt, mqtts);
+    printf("  web        not yet: the dashboard arrives with the HTTP API\n");
+    if (*d->first_secret) {
+        printf("\nSend a reading as device mon-0001 (its secret is shown because this is a "
+               "demo):\n");
+        printf("  mosquitto_pub -h 127.0.0.1 -p %u -V mqttv5 -q 1 -i mon-0001 -u mon-0001 \\\n"
+               "    -P '%s' \\\n"
+               "    -t medhub/v1/devices/mon-0001/telemetry "
+               "-m '[{\"n\":\"heart_rate\",\"u\":\"/min\",\"v\":72}]'\n",
+               mqtt, d->first_secret);
+    }
+    printf("\nThen look at it:\n");
     printf("  %s patient show MRN0001 --data-dir %s\n", d->exe, d->data_dir);
+    printf("  %s obs query --patient MRN0001 --data-dir %s\n", d->exe, d->data_dir);
     printf("\nPress Ctrl-C to stop.\n\n");
     fflush(stdout);
+}
+
+/* True when nothing listens on 127.0.0.1:port yet (a system mosquitto often holds 1883). */
+static bool port_is_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -155,10 +184,13 @@ int cmd_demo(int argc, char **argv)
     exe[n > 0 ? n : 0] = '\0';
     d.exe = n > 0 ? exe : "medhub";
 
-    /* Demo listens on loopback only, whatever the environment says. */
-    static const char *const loopback[] = {
-        "mqtt.listen=127.0.0.1:1883", "mqtt.tls_listen=127.0.0.1:8883",
-        "http.listen=127.0.0.1:8080", "http.tls_listen=127.0.0.1:8443",
+    /* Demo listens on loopback only, whatever the environment says; on the standard ports
+     * when they are free, else on any free port (the banner shows which). */
+    const char *const loopback[] = {
+        port_is_free(1883) ? "mqtt.listen=127.0.0.1:1883" : "mqtt.listen=127.0.0.1:0",
+        port_is_free(8883) ? "mqtt.tls_listen=127.0.0.1:8883" : "mqtt.tls_listen=127.0.0.1:0",
+        "http.listen=127.0.0.1:8080",
+        "http.tls_listen=127.0.0.1:8443",
         "hl7.listen=127.0.0.1:2575",
     };
     for (size_t i = 0; i < HX_ARRAY_LEN(loopback); i++)
@@ -170,7 +202,7 @@ int cmd_demo(int argc, char **argv)
     struct init_result res;
     if (rc == 0 && cli_init_data_dir(&ctx.cfg, &res, err, sizeof(err)) < 0)
         rc = cli_fail("%s", err);
-    if (rc == 0 && seed_ward(&ctx.cfg, d.patients, err, sizeof(err)) < 0)
+    if (rc == 0 && seed_ward(&ctx.cfg, &d, err, sizeof(err)) < 0)
         rc = cli_fail("%s", err);
     if (rc == 0)
         printf("medhub demo: initialised %s with %d patients\n", d.data_dir, d.patients);

@@ -38,6 +38,11 @@ uv_loop_t *server_loop(struct server *srv)
     return &srv->loop;
 }
 
+uint16_t server_mqtt_port(struct server *srv, bool tls)
+{
+    return srv->mqtt ? mqtt_server_port(srv->mqtt, tls) : 0;
+}
+
 struct store_writer *server_writer(struct server *srv)
 {
     return srv->writer;

@@ -8,6 +8,8 @@
 
 #include "core/cfg.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct server;
@@ -33,6 +35,10 @@ void server_stop(struct server *srv);
 
 /* The server's loop (for components started from hooks). Thread: loop. */
 uv_loop_t *server_loop(struct server *srv);
+
+/* The port the MQTT gateway listens on (tls false: plain), 0 when it is not listening.
+ * Thread: loop. */
+uint16_t server_mqtt_port(struct server *srv, bool tls);
 
 /* The server's store writer. Thread: loop. */
 struct store_writer *server_writer(struct server *srv);
