@@ -197,6 +197,16 @@ static json_t *device_json(const struct device *d)
                           "last_seen", *seen ? seen : NULL, "created", created);
     json_object_set_new(j, "battery_pct",
                         d->battery_pct >= 0 ? json_integer(d->battery_pct) : json_null());
+    json_object_set_new(j, "rssi_dbm", d->rssi_dbm ? json_integer(d->rssi_dbm) : json_null());
+    /* Presence reported by the MQTT gateway: last connect and disconnect. */
+    const int64_t when[2] = {d->connected_us, d->disconnected_us};
+    const char *const keys[2] = {"connected", "disconnected"};
+    for (int i = 0; i < 2; i++) {
+        char t[40];
+        if (when[i])
+            cli_format_time(when[i], t, sizeof(t));
+        json_object_set_new(j, keys[i], when[i] ? json_string(t) : json_null());
+    }
     return j;
 }
 

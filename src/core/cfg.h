@@ -53,13 +53,22 @@ struct cfg_listener {
     bool insecure;              /* allow a plain listener on a non-loopback address */
 };
 
+/* [mqtt] gateway limits. */
+struct cfg_mqtt_limits {
+    uint32_t max_packet_bytes;   /* mqtt.max_packet_bytes: largest inbound packet, whole */
+    uint32_t max_connections;    /* mqtt.max_connections: per listener */
+    uint32_t connect_timeout_ms; /* mqtt.connect_timeout_ms: CONNECT deadline after accept */
+    uint32_t publish_rate;       /* mqtt.publish_rate: PUBLISH per second per device */
+};
+
 struct cfg {
-    char data_dir[CFG_PATH_MAX]; /* from --data-dir, MEDHUB_DATA_DIR or ./medhub-data */
-    struct cfg_listener mqtt;    /* [mqtt] */
-    struct cfg_listener http;    /* [http] */
-    struct cfg_listener hl7;     /* [hl7] (no tls_listen key yet, so hl7.tls_listen is unset:
-                                  * MLLP over TLS comes later) */
-    struct cfg_store storage;    /* [storage] */
+    char data_dir[CFG_PATH_MAX];        /* from --data-dir, MEDHUB_DATA_DIR or ./medhub-data */
+    struct cfg_listener mqtt;           /* [mqtt] */
+    struct cfg_mqtt_limits mqtt_limits; /* [mqtt] limits */
+    struct cfg_listener http;           /* [http] */
+    struct cfg_listener hl7;            /* [hl7] (no tls_listen key yet, so hl7.tls_listen is unset:
+                                         * MLLP over TLS comes later) */
+    struct cfg_store storage;           /* [storage] */
     struct {
         char cert[CFG_PATH_MAX];      /* tls.cert, default <data-dir>/tls/server.crt */
         char key[CFG_PATH_MAX];       /* tls.key, default <data-dir>/tls/server.key */

@@ -44,6 +44,9 @@ struct device {
     int64_t last_seen_us;           /* last contact, 0 when never */
     int battery_pct;                /* last reported battery %, -1 when unknown */
     int64_t created_us;             /* when the record was created */
+    int64_t connected_us;           /* last MQTT connect, 0 when never (schema v2) */
+    int64_t disconnected_us;        /* last MQTT disconnect, 0 when never (schema v2) */
+    int rssi_dbm;                   /* last reported signal strength, 0 when unknown (v2) */
 };
 
 struct assignment {

@@ -2,13 +2,18 @@
  * Device registry (see registry.h): immutable-ish snapshots of devices and assignments with
  * hash indexes by uid and id, built on a worker from the registry's own read-only store
  * connection and swapped in on the loop.
- * Layer: ingest. Thread: loop, except build_snapshot, which runs on a libuv worker.
+ * The presence writer persists what the gateway learnt about devices (see registry.h).
+ * Layer: ingest. Thread: loop, except build_snapshot and presence_work, which run on libuv
+ * workers.
  *
  * Thread safety
  *   The store connection `st` is used by exactly one thread at a time: the main thread in
  *   reg_new, then only by the one refresh job in flight (`busy`), never concurrently. The
  *   current snapshot is owned by the loop; a job builds a new snapshot privately and hands it
  *   over in after_work (moved, the worker no longer touches it).
+ *   The presence connection `pst` is opened and used only by the one presence job in flight
+ *   (`pbusy`); the job's items are copied from the snapshot on the loop before it is queued
+ *   (moved to the worker), so the worker never reads the snapshot.
  */
 #include "ingest/registry.h"
 #include "core/err.h"
@@ -40,6 +45,21 @@ struct reg_job {
     int rc;                /* outcome of the build */
 };
 
+/* One device's presence, copied on the loop for the worker. */
+struct presence_item {
+    int64_t device_id;     /* internal id */
+    struct dev_presence p; /* values to store */
+};
+
+struct presence_job {
+    uv_work_t req;               /* the worker request; req.data = this */
+    struct registry *r;          /* owner */
+    struct presence_item *items; /* n_items, owned */
+    uint32_t n_items;            /* entries in items */
+    uint32_t n_failed;           /* updates the store refused (set by the worker) */
+    int rc;                      /* first failure, 0 if none */
+};
+
 struct registry {
     uv_loop_t *loop;        /* the loop */
     struct store *st;       /* read-only connection, see "Thread safety"; NULL if reopen failed */
@@ -50,6 +70,11 @@ struct registry {
     bool timer_started;     /* timer initialised (must be closed) */
     bool stopping;          /* reg_stop called */
     bool busy;              /* a refresh job is in flight */
+    struct store *pst;      /* presence connection (read-write), opened by the first job */
+    bool pbusy;             /* a presence job is in flight */
+    int64_t *pend;          /* ids of dirty devices, in the order they became dirty */
+    uint32_t n_pend;        /* entries in pend */
+    uint32_t cap_pend;      /* allocated entries in pend */
     struct reg_stats stats; /* counters (n_devices etc. mirror cur) */
 };
 
@@ -112,6 +137,10 @@ static int collect_device(void *arg, const struct device *d)
     r->status = d->status;
     r->battery_pct = d->battery_pct;
     r->last_seen_us = d->last_seen_us;
+    r->persisted_seen_us = d->last_seen_us;
+    r->connected_us = d->connected_us;
+    r->disconnected_us = d->disconnected_us;
+    r->rssi_dbm = d->rssi_dbm;
     return 0;
 }
 
@@ -199,8 +228,21 @@ static void swap_in(struct registry *r, struct reg_snap *snap)
         for (uint32_t i = 0; i < snap->n_dev; i++) {
             struct reg_device *d = &snap->dev[i];
             const struct reg_device *o = snap_find_id(old, d->id);
-            if (!o || !o->live || o->last_seen_us < d->last_seen_us)
+            if (!o)
                 continue;
+            /* A pending presence update stays pending (at most one per device), and the
+             * rate limit does not refill with a new snapshot. */
+            d->dirty = o->dirty;
+            d->rate_tokens = o->rate_tokens;
+            d->rate_us = o->rate_us;
+            if (!o->live || o->last_seen_us < d->last_seen_us)
+                continue;
+            if (o->connected_us > d->connected_us)
+                d->connected_us = o->connected_us;
+            if (o->disconnected_us > d->disconnected_us)
+                d->disconnected_us = o->disconnected_us;
+            if (o->persisted_seen_us > d->persisted_seen_us)
+                d->persisted_seen_us = o->persisted_seen_us;
             d->battery_pct = o->battery_pct;
             memcpy(d->firmware, o->firmware, sizeof(d->firmware));
             d->rssi_dbm = o->rssi_dbm;
@@ -340,10 +382,13 @@ void reg_free(struct registry *r)
 {
     if (!r)
         return;
-    assert(!r->busy);
+    assert(!r->busy && !r->pbusy);
     snap_free(r->cur);
     if (r->st)
         store_close(r->st);
+    if (r->pst)
+        store_close(r->pst);
+    free(r->pend);
     free(r);
 }
 
@@ -383,6 +428,112 @@ static struct reg_device *find_mut(struct registry *r, int64_t id)
     return (struct reg_device *)snap_find_id(r->cur, id);
 }
 
+/* ---- presence writer ---------------------------------------------------------------------- */
+
+static void presence_work(uv_work_t *req)
+{
+    struct presence_job *job = req->data;
+    struct registry *r = job->r;
+    if (!r->pst) {
+        char err[256];
+        int rc = store_open(&r->pst, &r->cfg, 0, err, sizeof(err));
+        if (rc < 0) {
+            r->pst = NULL;
+            job->rc = rc;
+            job->n_failed = job->n_items;
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < job->n_items; i++) {
+        int rc = store_device_update_presence(r->pst, job->items[i].device_id, &job->items[i].p);
+        if (rc < 0 && rc != HX_ENOTFOUND) { /* a device removed meanwhile is not a failure */
+            job->n_failed++;
+            if (!job->rc)
+                job->rc = rc;
+        }
+    }
+}
+
+static void presence_kick(struct registry *r);
+
+static void presence_after(uv_work_t *req, int status)
+{
+    struct presence_job *job = req->data;
+    struct registry *r = job->r;
+    r->pbusy = false;
+    if (status < 0 && !job->rc) {
+        job->rc = status;
+        job->n_failed = job->n_items;
+    }
+    r->stats.presence_writes += job->n_items - job->n_failed;
+    r->stats.presence_failed += job->n_failed;
+    if (job->rc)
+        log_warn(NULL, "registry", "storing device presence failed", "devices=%u err=\"%s\"",
+                 job->n_failed, hx_strerror(job->rc));
+    free(job->items);
+    free(job);
+    presence_kick(r); /* whatever became dirty meanwhile, also while stopping */
+}
+
+/* Queues one job for every dirty device unless one is running (it re-kicks when done). */
+static void presence_kick(struct registry *r)
+{
+    if (r->pbusy || r->n_pend == 0)
+        return;
+    struct presence_job *job = hx_xcalloc(1, sizeof(*job));
+    job->r = r;
+    job->req.data = job;
+    job->items = hx_alloc_array(r->n_pend, sizeof(*job->items));
+    if (!job->items) {
+        free(job);
+        return; /* stays pending; retried at the next kick */
+    }
+    for (uint32_t i = 0; i < r->n_pend; i++) {
+        struct reg_device *d = (struct reg_device *)snap_find_id(r->cur, r->pend[i]);
+        if (!d || !d->dirty)
+            continue;
+        struct presence_item *it = &job->items[job->n_items++];
+        it->device_id = d->id;
+        it->p = (struct dev_presence){.connected_us = d->connected_us,
+                                      .disconnected_us = d->disconnected_us,
+                                      .last_seen_us = d->last_seen_us,
+                                      .battery_pct = d->battery_pct,
+                                      .rssi_dbm = d->rssi_dbm};
+        memcpy(it->p.firmware, d->firmware, sizeof(it->p.firmware));
+        d->dirty = false;
+        d->persisted_seen_us = d->last_seen_us;
+    }
+    r->n_pend = 0;
+    if (job->n_items == 0 || uv_queue_work(r->loop, &job->req, presence_work, presence_after) < 0) {
+        r->stats.presence_failed += job->n_items;
+        free(job->items);
+        free(job);
+        return;
+    }
+    r->pbusy = true;
+}
+
+/* Marks d for the presence writer (once until the job copies it) and kicks the writer. */
+static void presence_mark(struct registry *r, struct reg_device *d)
+{
+    if (!d->dirty) {
+        if (r->n_pend == r->cap_pend) {
+            uint32_t cap = r->cap_pend ? r->cap_pend * 2 : 64;
+            int64_t *n = hx_alloc_array(cap, sizeof(*n));
+            if (!n)
+                return; /* not persisted this time; the live value is still in the snapshot */
+            if (r->n_pend)
+                memcpy(n, r->pend, r->n_pend * sizeof(*n));
+            free(r->pend);
+            r->pend = n;
+            r->cap_pend = cap;
+        }
+        r->pend[r->n_pend++] = d->id;
+        d->dirty = true;
+    }
+    presence_kick(r);
+}
+
 int reg_note_status(struct registry *r, int64_t device_id, const struct dev_status_update *u,
                     int64_t now_us)
 {
@@ -402,6 +553,7 @@ int reg_note_status(struct registry *r, int64_t device_id, const struct dev_stat
         d->rssi_dbm = u->rssi_dbm;
     d->last_seen_us = now_us;
     d->live = true;
+    presence_mark(r, d);
     return 0;
 }
 
@@ -412,6 +564,50 @@ int reg_note_seen(struct registry *r, int64_t device_id, int64_t now_us)
         return HX_ENOTFOUND;
     d->last_seen_us = now_us;
     d->live = true;
+    if (now_us - d->persisted_seen_us >= REG_SEEN_PERSIST_US)
+        presence_mark(r, d);
+    return 0;
+}
+
+bool reg_rate_allow(struct registry *r, int64_t device_id, int64_t now_us, uint32_t rate)
+{
+    struct reg_device *d = find_mut(r, device_id);
+    if (!d || rate == 0)
+        return true;
+    double burst = 2.0 * rate;
+    if (d->rate_us == 0) {
+        d->rate_tokens = burst;
+    } else if (now_us > d->rate_us) {
+        d->rate_tokens += (double)(now_us - d->rate_us) * rate / 1e6;
+        if (d->rate_tokens > burst)
+            d->rate_tokens = burst;
+    }
+    d->rate_us = now_us > d->rate_us ? now_us : d->rate_us;
+    if (d->rate_tokens < 1.0)
+        return false;
+    d->rate_tokens -= 1.0;
+    return true;
+}
+
+int reg_note_connect(struct registry *r, int64_t device_id, int64_t now_us)
+{
+    struct reg_device *d = find_mut(r, device_id);
+    if (!d)
+        return HX_ENOTFOUND;
+    d->connected_us = d->last_seen_us = now_us;
+    d->live = true;
+    presence_mark(r, d);
+    return 0;
+}
+
+int reg_note_disconnect(struct registry *r, int64_t device_id, int64_t now_us)
+{
+    struct reg_device *d = find_mut(r, device_id);
+    if (!d)
+        return HX_ENOTFOUND;
+    d->disconnected_us = d->last_seen_us = now_us;
+    d->live = true;
+    presence_mark(r, d);
     return 0;
 }
 

@@ -11,9 +11,14 @@
  * changes (device add, disable, quarantine, assign) therefore take effect within one
  * interval (2 s by default) plus the time of one refresh.
  *
- * Live device status (battery, firmware, last seen) reported over MQTT is kept in the
- * snapshot and carried over to each new snapshot; it is NOT persisted (the store has no
- * device-status update yet), so a restart shows the values last written by other means.
+ * Live device status (battery, firmware, rssi) and presence (connect and disconnect times,
+ * last seen) reported over MQTT is kept in the snapshot and carried over to each new
+ * snapshot. It is also persisted (store_device_update_presence) on a libuv worker with the
+ * registry's own read-write connection: at most one job runs at a time, each device has at
+ * most one pending update (a dirty flag), and the job reads the live values when it starts,
+ * so the latest values win and the loop never waits for the disk. last_seen alone is
+ * persisted at most every REG_SEEN_PERSIST_US per device; connects, disconnects and status
+ * messages are persisted every time.
  *
  * Lifetime of results: a const struct reg_device * is borrowed and valid only until control
  * returns to the loop (the next refresh may free it). Keep the id or uid, never the pointer.
@@ -33,6 +38,8 @@
 
 /* Default refresh period of reg_refresh_start. */
 #define REG_REFRESH_MS 2000
+/* A device's last_seen alone is written to the store at most this often. */
+#define REG_SEEN_PERSIST_US (10 * INT64_C(1000000))
 
 struct registry;
 
@@ -47,6 +54,12 @@ struct reg_device {
     char firmware[DEV_TEXT_MAX];    /* last reported firmware, "" when unknown */
     int rssi_dbm;                   /* last reported signal, 0 when unknown */
     int64_t last_seen_us;           /* last contact, 0 when never */
+    int64_t connected_us;           /* last MQTT connect, 0 when never */
+    int64_t disconnected_us;        /* last MQTT disconnect, 0 when never */
+    int64_t persisted_seen_us;      /* last_seen_us as last handed to the presence worker */
+    bool dirty;                     /* a presence update is pending for the worker */
+    double rate_tokens;             /* publish token bucket: tokens left */
+    int64_t rate_us;                /* publish token bucket: last refill, 0 = full bucket */
     bool live;                      /* battery/firmware/rssi/last_seen came from the gateway */
     uint32_t first_asg;             /* index of its first assignment in the snapshot */
     uint32_t n_asg;                 /* number of assignments, newest first */
@@ -59,6 +72,8 @@ struct reg_stats {
     uint32_t n_devices;       /* devices in the current snapshot */
     uint32_t n_assignments;   /* assignments in the current snapshot */
     int64_t loaded_us;        /* wall-clock time the current snapshot was read */
+    uint64_t presence_writes; /* device presence updates written to the store */
+    uint64_t presence_failed; /* device presence updates the store refused */
 };
 
 /* Opens a read-only store connection (kept for refreshes) and loads the first snapshot,
@@ -76,7 +91,8 @@ int reg_refresh_start(struct registry *r, uint32_t interval_ms);
 void reg_stop(struct registry *r);
 
 /* Frees everything. Call after reg_stop once the loop has run to completion (no worker or
- * handle pending). NULL is a no-op. */
+ * handle pending; presence updates noted before the loop ended have been written). NULL is a
+ * no-op. */
 void reg_free(struct registry *r);
 
 /* Runs one refresh synchronously (blocking: tests and start-up only). Returns 0 or an error. */
@@ -100,6 +116,16 @@ int reg_note_status(struct registry *r, int64_t device_id, const struct dev_stat
 
 /* Records contact with the device (last_seen). Returns 0 or HX_ENOTFOUND. */
 int reg_note_seen(struct registry *r, int64_t device_id, int64_t now_us);
+
+/* Per-device publish rate limit: a token bucket of rate tokens per second holding at most
+ * 2 x rate. Takes one token and returns true, or returns false when the bucket is empty (the
+ * message is over the rate). An unknown device is allowed (the caller refuses it anyway). */
+bool reg_rate_allow(struct registry *r, int64_t device_id, int64_t now_us, uint32_t rate);
+
+/* Records an accepted MQTT CONNECT (connected_us and last_seen) or the end of that
+ * connection (disconnected_us and last_seen), both persisted. Returns 0 or HX_ENOTFOUND. */
+int reg_note_connect(struct registry *r, int64_t device_id, int64_t now_us);
+int reg_note_disconnect(struct registry *r, int64_t device_id, int64_t now_us);
 
 void reg_get_stats(const struct registry *r, struct reg_stats *out);
 

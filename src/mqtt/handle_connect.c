@@ -43,12 +43,14 @@ int mqtt__handle_connect(struct mqtt_session *s, const struct mqtt_frame *f)
     uint8_t reason = 0;
     memset(&c, 0, sizeof(c));
     if (mqtt_connect_decode(f, &c, &reason) < 0) {
-        if (reason == MQTT_RC_UNSUPPORTED_VERSION) /* MQTT-3.1.2-2 */
+        if (c.level != MQTT_V311 && c.level != MQTT_V5 && reason != MQTT_RC_UNSUPPORTED_VERSION)
+            return mqtt__session_fail(s, reason, "malformed CONNECT");
+        /* Answered with a CONNACK refusal, and still a protocol violation to count. */
+        s->srv->stats.protocol_errors++;
+        if (reason == MQTT_RC_UNSUPPORTED_VERSION) /* MQTT-3.1.2-1/2 */
             return refuse(s, c.level >= MQTT_V5 ? MQTT_V5 : MQTT_V311, reason,
-                          "unsupported protocol version", slice_make(NULL, 0));
-        if (c.level == MQTT_V311 || c.level == MQTT_V5)
-            return refuse(s, c.level, reason, "malformed CONNECT", slice_make(NULL, 0));
-        return mqtt__session_fail(s, reason, "malformed CONNECT");
+                          "unsupported protocol name or version", slice_make(NULL, 0));
+        return refuse(s, c.level, reason, "malformed CONNECT", slice_make(NULL, 0));
     }
     uint8_t v = c.level;
     s->version = v;
@@ -102,7 +104,7 @@ int mqtt__handle_connect(struct mqtt_session *s, const struct mqtt_frame *f)
     if (mqtt__send_connack(s, v, MQTT_RC_SUCCESS) < 0)
         return MQTT__RC_CLOSED;
     s->srv->stats.connected++;
-    reg_note_seen(s->srv->reg, s->device_id, hx_time_now_us());
+    reg_note_connect(s->srv->reg, s->device_id, hx_time_now_us());
     mqtt__session_keepalive_start(s);
     log_info(&s->lc, "mqtt", "device connected",
              "version=%s auth=%s keep_alive=%u clean=%d will=%d", v == MQTT_V5 ? "5.0" : "3.1.1",

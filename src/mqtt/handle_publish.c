@@ -3,7 +3,8 @@
  * publishes only to medhub/v1/devices/{its id}/telemetry|status|events), flow control
  * (Receive Maximum), QoS 2 Method B duplicate detection, SenML decoding and normalization,
  * then telemetry into the ingest pipeline with the PUBACK/PUBREC held until it is durable.
- * Status updates go to the registry (not persisted yet); events are logged (not stored yet).
+ * Status updates go to the registry, which persists them on a worker; events are logged (not
+ * stored yet).
  * Layer: mqtt (front end). Thread: loop.
  */
 #include "core/err.h"
@@ -220,7 +221,23 @@ int mqtt__handle_publish(struct mqtt_session *s, const struct mqtt_publish *p)
     if (repeat)
         return mqtt__ack_now(s, p->packet_id, 2, MQTT_RC_SUCCESS, NULL);
 
+    /* Per-device token bucket (mqtt.publish_rate, bursts of twice the rate). */
     int64_t now = hx_time_now_us();
+    if (!reg_rate_allow(srv->reg, s->device_id, now, srv->publish_rate)) {
+        srv->stats.rate_limited++;
+        if (!v5) { /* 3.1.1 has no negative ack: close, the device retries later */
+            log_warn(&s->lc, "mqtt", "closing connection: message rate too high", "rate=%u",
+                     srv->publish_rate);
+            mqtt__session_close(s, MQTT_RC_MESSAGE_RATE_TOO_HIGH);
+            return MQTT__RC_CLOSED;
+        }
+        log_debug(&s->lc, "mqtt", "refusing publish: message rate too high",
+                  "packet_id=%u qos=%u rate=%u", p->packet_id, p->qos, srv->publish_rate);
+        if (p->qos == 0)
+            return 0;
+        return mqtt__ack_now(s, p->packet_id, p->qos, MQTT_RC_MESSAGE_RATE_TOO_HIGH,
+                             s->problem_info ? "message rate too high" : NULL);
+    }
     reg_note_seen(srv->reg, s->device_id, now);
     struct slice ct = v5 && mqtt_props_has(&p->props, MQTT_PROP_CONTENT_TYPE)
                           ? p->props.content_type

@@ -26,6 +26,9 @@ struct mqtt_stats {
     uint64_t refused;            /* CONNECTs refused (bad credentials, not authorized, ...) */
     uint64_t protocol_errors;    /* connections closed for malformed packets or violations */
     uint64_t keepalive_timeouts; /* connections closed for silence */
+    uint64_t connect_timeouts;   /* connections closed for no CONNECT in time */
+    uint64_t rate_limited;       /* PUBLISH packets over the per-device rate */
+    uint64_t conn_limited;       /* connections refused over mqtt.max_connections */
     uint64_t publishes;          /* PUBLISH packets received */
     uint64_t acl_denied;         /* publishes and subscriptions refused by the topic ACL */
     uint64_t invalid_payload;    /* publishes rejected for their SenML payload */

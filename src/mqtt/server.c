@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "mqtt/session_int.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ static int start_listener(struct mqtt_server *srv, struct net_listener **out, co
         .tls = tls,
         .on_accept = mqtt__session_accept,
         .arg = srv,
+        .max_conns = srv->cfg->mqtt_limits.max_connections,
     };
     int rc = net_listener_start(out, srv->loop, &o, err, err_len);
     if (rc < 0)
@@ -67,7 +69,12 @@ int mqtt_server_start(struct mqtt_server **out, uv_loop_t *loop, const struct cf
     srv->reg = reg;
     srv->ig = ig;
     memcpy(srv->key, key, SEC_KEY_LEN);
-    srv->max_packet = MQTT_DEFAULT_MAX_PACKET;
+    srv->max_packet = cfg->mqtt_limits.max_packet_bytes ? cfg->mqtt_limits.max_packet_bytes
+                                                        : MQTT_DEFAULT_MAX_PACKET;
+    srv->connect_timeout_ms = cfg->mqtt_limits.connect_timeout_ms
+                                  ? cfg->mqtt_limits.connect_timeout_ms
+                                  : MQTT_CONNECT_TIMEOUT_MS;
+    srv->publish_rate = cfg->mqtt_limits.publish_rate;
     srv->max_recs = MQTT_MAX_RECORDS;
     if (cfg->storage.batch_max && cfg->storage.batch_max < srv->max_recs)
         srv->max_recs = cfg->storage.batch_max; /* one message is one writer request */
@@ -91,17 +98,29 @@ int mqtt_server_start(struct mqtt_server **out, uv_loop_t *loop, const struct cf
     return 0;
 }
 
+/* Connections the listeners refused over mqtt.max_connections. */
+static uint64_t conn_limited(const struct mqtt_server *srv)
+{
+    uint64_t n = 0;
+    if (srv->plain)
+        n += net_listener_refused(srv->plain);
+    if (srv->tls)
+        n += net_listener_refused(srv->tls);
+    return n;
+}
+
 void mqtt_server_stop(struct mqtt_server *srv)
 {
     if (!srv || srv->stopping)
         return;
     srv->stopping = true;
+    srv->stats.conn_limited = conn_limited(srv);
     if (srv->plain)
         net_listener_stop(srv->plain);
     if (srv->tls)
         net_listener_stop(srv->tls);
     srv->plain = srv->tls = NULL;
-    log_info(NULL, "mqtt", "listeners stopped", "sessions=%u", srv->stats.sessions);
+    mqtt__log_stats(srv, "listeners stopped");
 }
 
 void mqtt_server_free(struct mqtt_server *srv)
@@ -117,6 +136,20 @@ void mqtt_server_free(struct mqtt_server *srv)
     free(srv);
 }
 
+void mqtt__log_stats(const struct mqtt_server *srv, const char *msg)
+{
+    const struct mqtt_stats *st = &srv->stats;
+    log_info(
+        NULL, "mqtt", msg,
+        "sessions=%u accepted=%" PRIu64 " connected=%" PRIu64 " refused=%" PRIu64
+        " protocol_errors=%" PRIu64 " keepalive_timeouts=%" PRIu64 " connect_timeouts=%" PRIu64
+        " publishes=%" PRIu64 " stored=%" PRIu64 " store_failed=%" PRIu64 " acl_denied=%" PRIu64
+        " invalid_payload=%" PRIu64 " rate_limited=%" PRIu64 " conn_limited=%" PRIu64,
+        st->sessions, st->accepted, st->connected, st->refused, st->protocol_errors,
+        st->keepalive_timeouts, st->connect_timeouts, st->publishes, st->stored, st->store_failed,
+        st->acl_denied, st->invalid_payload, st->rate_limited, st->conn_limited);
+}
+
 uint16_t mqtt_server_port(const struct mqtt_server *srv, bool tls)
 {
     const struct net_listener *l = tls ? srv->tls : srv->plain;
@@ -126,4 +159,6 @@ uint16_t mqtt_server_port(const struct mqtt_server *srv, bool tls)
 void mqtt_server_get_stats(const struct mqtt_server *srv, struct mqtt_stats *out)
 {
     *out = srv->stats;
+    if (!srv->stopping)
+        out->conn_limited = conn_limited(srv);
 }

@@ -9,6 +9,7 @@
  * Layer: mqtt (front end). Thread: loop.
  */
 #include "core/err.h"
+#include "core/hxtime.h"
 #include "core/mem.h"
 #include "ingest/registry.h"
 #include "mqtt/session_int.h"
@@ -201,8 +202,9 @@ static void on_connect_timeout(uv_timer_t *t)
     struct mqtt_session *s = t->data;
     if (s->state != MQTT__AWAIT_CONNECT)
         return;
-    log_warn(&s->lc, "mqtt", "closing connection: no CONNECT in time", "timeout_ms=%d",
-             MQTT_CONNECT_TIMEOUT_MS);
+    s->srv->stats.connect_timeouts++;
+    log_warn(&s->lc, "mqtt", "closing connection: no CONNECT in time", "timeout_ms=%u",
+             s->srv->connect_timeout_ms);
     mqtt__session_close(s, 0);
 }
 
@@ -377,9 +379,18 @@ static void on_data(struct net_conn *c, void *user, const uint8_t *p, size_t len
 static void on_close(struct net_conn *c, void *user, int status)
 {
     struct mqtt_session *s = user;
+    if (s->state < MQTT__CLOSING && s->in_len > 0) {
+        /* The peer went away in the middle of a packet (3.1.1 §4.8: a network failure with
+         * a partial packet is a protocol error on its side). */
+        s->srv->stats.protocol_errors++;
+        log_warn(&s->lc, "mqtt", "connection closed in the middle of a packet", "buffered=%zu",
+                 s->in_len);
+    }
     if (s->state == MQTT__CONNECTED || s->state == MQTT__CLOSING)
         log_info(&s->lc, "mqtt", "connection closed", "status=\"%s\" pending_acks=%u",
                  status == 0 ? "ok" : hx_strerror(status), s->n_acks);
+    if (s->device_id) /* it had connected: persisted as the device's disconnect time */
+        reg_note_disconnect(s->srv->reg, s->device_id, hx_time_now_us());
     s->conn = NULL;
     s->state = MQTT__CLOSED;
     ingest_waiter_cancel(s->srv->ig, &s->waiter);
@@ -412,7 +423,7 @@ void mqtt__session_accept(void *arg, struct net_conn *c)
     s->waiter.arg = s;
     uv_timer_init(srv->loop, &s->timer);
     s->timer.data = s;
-    uv_timer_start(&s->timer, on_connect_timeout, MQTT_CONNECT_TIMEOUT_MS, 0);
+    uv_timer_start(&s->timer, on_connect_timeout, srv->connect_timeout_ms, 0);
     srv->stats.accepted++;
     srv->stats.sessions++;
     net_conn_set_handler(c, &session_handler, s);

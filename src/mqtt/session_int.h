@@ -41,22 +41,24 @@
 #define MQTT__RC_CLOSED 2
 
 struct mqtt_server {
-    uv_loop_t *loop;            /* the loop */
-    const struct cfg *cfg;      /* borrowed */
-    struct registry *reg;       /* borrowed */
-    struct ingest *ig;          /* borrowed */
-    uint8_t key[SEC_KEY_LEN];   /* server key for sec_secret_verify (copy) */
-    struct net_listener *plain; /* plain listener, or NULL */
-    struct net_listener *tls;   /* TLS listener, or NULL */
-    struct net_tls *tls_ctx;    /* TLS context, or NULL */
-    size_t max_packet;          /* inbound limit, whole packet */
-    bool stopping;              /* mqtt_server_stop called */
-    struct senml_record *recs;  /* MQTT_MAX_RECORDS, reused per message (loop only) */
-    size_t max_recs;            /* entries in recs, obs and events */
-    uint8_t *scratch;           /* MQTT_SENML_SCRATCH bytes */
-    struct obs *obs;            /* max_recs observations */
-    struct senml_event *events; /* max_recs events */
-    struct mqtt_stats stats;    /* counters */
+    uv_loop_t *loop;             /* the loop */
+    const struct cfg *cfg;       /* borrowed */
+    struct registry *reg;        /* borrowed */
+    struct ingest *ig;           /* borrowed */
+    uint8_t key[SEC_KEY_LEN];    /* server key for sec_secret_verify (copy) */
+    struct net_listener *plain;  /* plain listener, or NULL */
+    struct net_listener *tls;    /* TLS listener, or NULL */
+    struct net_tls *tls_ctx;     /* TLS context, or NULL */
+    size_t max_packet;           /* inbound limit, whole packet (mqtt.max_packet_bytes) */
+    uint32_t connect_timeout_ms; /* CONNECT deadline after accept (mqtt.connect_timeout_ms) */
+    uint32_t publish_rate;       /* PUBLISH per second per device (mqtt.publish_rate) */
+    bool stopping;               /* mqtt_server_stop called */
+    struct senml_record *recs;   /* MQTT_MAX_RECORDS, reused per message (loop only) */
+    size_t max_recs;             /* entries in recs, obs and events */
+    uint8_t *scratch;            /* MQTT_SENML_SCRATCH bytes */
+    struct obs *obs;             /* max_recs observations */
+    struct senml_event *events;  /* max_recs events */
+    struct mqtt_stats stats;     /* counters */
 };
 
 /* Where a session is in its life. */
@@ -107,6 +109,9 @@ struct mqtt_session {
     uint16_t rel[MQTT_RECEIVE_MAX];             /* QoS 2 packet ids awaiting PUBREL (Method B) */
     uint32_t n_rel;                             /* entries in rel */
 };
+
+/* server.c: logs every counter on one line (msg, then key=value pairs). */
+void mqtt__log_stats(const struct mqtt_server *srv, const char *msg);
 
 /* session.c */
 void mqtt__session_accept(void *arg, struct net_conn *c);

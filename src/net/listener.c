@@ -60,6 +60,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (l->stopping)
         return;
     if (l->n_conns >= l->max_conns) {
+        l->n_refused++;
         refuse(l, server);
         return;
     }
@@ -159,6 +160,11 @@ int net_listener_start(struct net_listener **out, uv_loop_t *loop,
 uint16_t net_listener_port(const struct net_listener *l)
 {
     return l->port;
+}
+
+uint64_t net_listener_refused(const struct net_listener *l)
+{
+    return l->n_refused;
 }
 
 void net_listener_stop(struct net_listener *l)

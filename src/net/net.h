@@ -75,6 +75,8 @@ int net_listener_start(struct net_listener **out, uv_loop_t *loop,
                        const struct net_listener_opts *o, char *err, size_t err_len);
 /* The bound port (useful with port 0). */
 uint16_t net_listener_port(const struct net_listener *l);
+/* Connections refused so far because max_conns were open. */
+uint64_t net_listener_refused(const struct net_listener *l);
 /* Stops accepting and closes every connection it accepted (their on_close run); the listener
  * is freed once its handles have closed. */
 void net_listener_stop(struct net_listener *l);

@@ -63,6 +63,7 @@ struct net_listener {
     uint32_t handshake_timeout_ms;  /* TLS only */
     uint16_t port;                  /* bound port */
     uint32_t n_conns;               /* connections alive (any state) */
+    uint64_t n_refused;             /* connections closed at once over max_conns */
     struct net_conn *conns;         /* list of every live connection */
     bool stopping;                  /* net_listener_stop was called */
     bool tcp_closed;                /* the listening handle has closed */

@@ -109,6 +109,11 @@ int store_device_set_status(struct store *st, int64_t device_id, enum dev_status
     return st->ops->device_set_status(st, device_id, status);
 }
 
+int store_device_update_presence(struct store *st, int64_t device_id, const struct dev_presence *p)
+{
+    return st->ops->device_update_presence(st, device_id, p);
+}
+
 int store_device_assign(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us)
 {
     return st->ops->device_assign(st, device_id, patient_id, at_us);

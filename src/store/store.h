@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* Highest schema version this binary knows (see store/migrate/). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum store_open_flags {
     STORE_OPEN_CREATE = 1u << 0,   /* create the database if missing (medhub init) */
@@ -76,6 +76,22 @@ int store_device_get(struct store *st, const char *uid, struct device *out);
 int store_device_get_by_id(struct store *st, int64_t id, struct device *out);
 int store_device_list(struct store *st, store_device_fn *fn, void *arg);
 int store_device_set_status(struct store *st, int64_t device_id, enum dev_status status);
+
+/* What the MQTT gateway last learnt about a device. Every field is "keep what is stored"
+ * when unknown: times only move forward (the stored value wins if later), battery_pct < 0,
+ * firmware "" and rssi_dbm 0 leave the stored value. */
+struct dev_presence {
+    int64_t connected_us;        /* last connect, 0 = unknown */
+    int64_t disconnected_us;     /* last disconnect, 0 = unknown */
+    int64_t last_seen_us;        /* last contact, 0 = unknown */
+    int battery_pct;             /* 0..100, -1 = unknown */
+    char firmware[DEV_TEXT_MAX]; /* "" = unknown */
+    int rssi_dbm;                /* dBm, 0 = unknown */
+};
+
+/* Stores p for the device (one prepared UPDATE; p is borrowed for the call).
+ * Errors: HX_ENOTFOUND (no such device), HX_EFULL, HX_EREADONLY, HX_ESTORE. */
+int store_device_update_presence(struct store *st, int64_t device_id, const struct dev_presence *p);
 
 /* Assignments. assign closes any open assignment of the device at at_us and opens a new one;
  * unassign closes the open one (HX_ENOTFOUND when there is none). */

@@ -34,6 +34,8 @@ struct store_ops {
     int (*device_get_by_id)(struct store *st, int64_t id, struct device *out);
     int (*device_list)(struct store *st, store_device_fn *fn, void *arg);
     int (*device_set_status)(struct store *st, int64_t device_id, enum dev_status status);
+    int (*device_update_presence)(struct store *st, int64_t device_id,
+                                  const struct dev_presence *p);
 
     int (*device_assign)(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us);
     int (*device_unassign)(struct store *st, int64_t device_id, int64_t at_us);

@@ -147,9 +147,13 @@ class Gateway:
         self.secrets[uid] = out['secret']
         return out['secret']
 
+    # Tests publish as fast as they can: lift the per-device publish rate limit unless a test
+    # sets its own (later --set arguments win).
+    UNLIMITED = ('--set', 'mqtt.publish_rate=1000000')
+
     def start(self, *extra):
         self.daemon = self.mh.serve('--set', 'mqtt.listen=127.0.0.1:0', '--set',
-                                    'mqtt.tls_listen=', *extra)
+                                    'mqtt.tls_listen=', *self.UNLIMITED, *extra)
         self.daemons.append(self.daemon)
         self.port = mqtt_port(self.daemon)
         self.daemon.wait_for('msg="ready"')

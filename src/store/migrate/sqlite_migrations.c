@@ -1,7 +1,8 @@
 /*
  * SQLite schema history (see sqlite_migrations.h). Version 1 is the initial schema: patients,
- * devices, assignments, the obs_codes reference table and observations. The reasoning behind
- * the observation table's shape, and the benchmark that chose it, is in
+ * devices, assignments, the obs_codes reference table and observations. Version 2 adds the
+ * device presence the MQTT gateway reports (connect and disconnect times, signal strength). The
+ * reasoning behind the observation table's shape, and the benchmark that chose it, is in
  * docs/internals/store.md and bench/README.md.
  * Layer: store/migrate (data only, no SQLite header). Thread: any.
  */
@@ -102,8 +103,16 @@ static const char schema_v1[] =
     "  PRIMARY KEY (patient_id, effective_us, code, device_id)\n"
     ") WITHOUT ROWID;\n";
 
+/* Presence reported by the MQTT gateway (0 = never / unknown, as last_seen_us). Adding
+ * NOT NULL columns with a constant default rewrites no rows in SQLite. */
+static const char schema_v2[] =
+    "ALTER TABLE devices ADD COLUMN connected_us INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE devices ADD COLUMN disconnected_us INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE devices ADD COLUMN rssi_dbm INTEGER NOT NULL DEFAULT 0;\n";
+
 const struct store_migration store_sqlite_migrations[] = {
     {1, "initial schema: patients, devices, assignments, obs_codes, obs, obs_latest", schema_v1},
+    {2, "device presence: connected_us, disconnected_us, rssi_dbm", schema_v2},
 };
 
 const size_t store_sqlite_n_migrations =

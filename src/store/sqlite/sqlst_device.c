@@ -1,14 +1,15 @@
 /*
- * SQLite backend: devices (add, get, list, status) and their assignments to patients over
- * time (assign, unassign, who was assigned at a given time, history).
- * Layer: store/sqlite. Thread: whichever thread uses the connection (one at a time).
+ * SQLite backend: devices (add, get, list, status, presence reported by the gateway) and
+ * their assignments to patients over time (assign, unassign, who was assigned at a given time,
+ * history). Layer: store/sqlite. Thread: whichever thread uses the connection (one at a time).
  */
 #include "core/err.h"
 #include "core/hxtime.h"
 #include "store/sqlite/sqlst_int.h"
 
 #define DEVICE_COLS                                                                                \
-    "id, uid, kind, model, firmware, secret_hash, status, last_seen_us, battery_pct, created_us"
+    "id, uid, kind, model, firmware, secret_hash, status, last_seen_us, battery_pct, created_us,"  \
+    " connected_us, disconnected_us, rssi_dbm"
 
 const struct sqlst_sql sqlst__sql_device[] = {
     {SQLST_DEVICE_ADD,
@@ -18,6 +19,13 @@ const struct sqlst_sql sqlst__sql_device[] = {
     {SQLST_DEVICE_GET_BY_ID, "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1"},
     {SQLST_DEVICE_LIST, "SELECT " DEVICE_COLS " FROM devices ORDER BY uid"},
     {SQLST_DEVICE_SET_STATUS, "UPDATE devices SET status = ?2 WHERE id = ?1"},
+    /* Unknown values (0, -1, '') keep what is stored; times never move backwards. */
+    {SQLST_DEVICE_UPDATE_PRESENCE,
+     "UPDATE devices SET connected_us = max(connected_us, ?2),"
+     " disconnected_us = max(disconnected_us, ?3), last_seen_us = max(last_seen_us, ?4),"
+     " battery_pct = CASE WHEN ?5 < 0 THEN battery_pct ELSE ?5 END,"
+     " firmware = CASE WHEN ?6 = '' THEN firmware ELSE ?6 END,"
+     " rssi_dbm = CASE WHEN ?7 = 0 THEN rssi_dbm ELSE ?7 END WHERE id = ?1"},
     /* Assignments: [start_us, end_us), end_us NULL while open; at most one open per device
      * (unique partial index assignments_open). */
     {SQLST_ASSIGN_CLOSE,
@@ -45,6 +53,9 @@ static void read_device(sqlite3_stmt *s, struct device *d)
     d->last_seen_us = sqlite3_column_int64(s, 7);
     d->battery_pct = sqlite3_column_int(s, 8);
     d->created_us = sqlite3_column_int64(s, 9);
+    d->connected_us = sqlite3_column_int64(s, 10);
+    d->disconnected_us = sqlite3_column_int64(s, 11);
+    d->rssi_dbm = sqlite3_column_int(s, 12);
 }
 
 int sqlst__device_add(struct store *st, struct device *d)
@@ -122,6 +133,23 @@ int sqlst__device_set_status(struct store *st, int64_t device_id, enum dev_statu
     sqlite3_stmt *s = db->stmt[SQLST_DEVICE_SET_STATUS];
     sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int(s, 2, (int)status);
+    int rc = sqlst__exec(db, s);
+    if (rc == 0 && sqlite3_changes(db->db) == 0)
+        rc = HX_ENOTFOUND;
+    return rc;
+}
+
+int sqlst__device_update_presence(struct store *st, int64_t device_id, const struct dev_presence *p)
+{
+    struct sqlst *db = sqlst__from(st);
+    sqlite3_stmt *s = db->stmt[SQLST_DEVICE_UPDATE_PRESENCE];
+    sqlite3_bind_int64(s, 1, device_id);
+    sqlite3_bind_int64(s, 2, p->connected_us);
+    sqlite3_bind_int64(s, 3, p->disconnected_us);
+    sqlite3_bind_int64(s, 4, p->last_seen_us);
+    sqlite3_bind_int(s, 5, p->battery_pct);
+    sqlst__bind_text(s, 6, p->firmware, sizeof(p->firmware));
+    sqlite3_bind_int(s, 7, p->rssi_dbm);
     int rc = sqlst__exec(db, s);
     if (rc == 0 && sqlite3_changes(db->db) == 0)
         rc = HX_ENOTFOUND;

@@ -31,6 +31,7 @@ enum sqlst_stmt_id {
     SQLST_DEVICE_GET_BY_ID,
     SQLST_DEVICE_LIST,
     SQLST_DEVICE_SET_STATUS,
+    SQLST_DEVICE_UPDATE_PRESENCE,
     SQLST_ASSIGN_CLOSE,
     SQLST_ASSIGN_OPEN,
     SQLST_ASSIGN_PATIENT_AT,
@@ -73,6 +74,7 @@ struct sqlst {
     struct store base;                    /* must be first: store.c sees only this */
     sqlite3 *db;                          /* the connection */
     unsigned flags;                       /* enum store_open_flags it was opened with */
+    bool counted;                         /* included in the process-wide open count */
     char path[CFG_PATH_MAX];              /* database file, for messages */
     sqlite3_stmt *stmt[SQLST__COUNT];     /* prepared at open, finalized at close */
     struct sqlst_latest_slot *latest_tab; /* obs_put_batch scratch, grown, never shrunk */
@@ -128,6 +130,8 @@ int sqlst__device_get(struct store *st, const char *uid, struct device *out);
 int sqlst__device_get_by_id(struct store *st, int64_t id, struct device *out);
 int sqlst__device_list(struct store *st, store_device_fn *fn, void *arg);
 int sqlst__device_set_status(struct store *st, int64_t device_id, enum dev_status status);
+int sqlst__device_update_presence(struct store *st, int64_t device_id,
+                                  const struct dev_presence *p);
 int sqlst__device_assign(struct store *st, int64_t device_id, int64_t patient_id, int64_t at_us);
 int sqlst__device_unassign(struct store *st, int64_t device_id, int64_t at_us);
 int sqlst__device_patient_at(struct store *st, int64_t device_id, int64_t t_us,

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,14 @@ static int exec_sql(struct sqlst *db, const char *sql)
 /* Checks that path can be opened as asked and is an SQLite file (or absent/empty when
  * creating). Reads the 16-byte header itself so a foreign file is refused before SQLite
  * touches it. */
+/* Connections open in this process. While there is one, check_file must not open() and
+ * close() the database file itself: closing any descriptor of a file drops every POSIX lock
+ * the process holds on it (fcntl semantics), so another process (a CLI command) closing its
+ * own connection could then take the exclusive lock, checkpoint and delete the WAL and -shm
+ * under our open connections (seen as "disk I/O error", errno ENOENT, in the registry
+ * refresh). SQLite's own first read reports a non-database file just as well. */
+static atomic_int n_open;
+
 static int check_file(const char *path, unsigned flags, char *err, size_t err_len)
 {
     struct stat sb;
@@ -96,6 +105,8 @@ static int check_file(const char *path, unsigned flags, char *err, size_t err_le
     }
     if (sb.st_size == 0)
         return 0; /* an empty file is an empty database: migrated like a new one */
+    if (atomic_load(&n_open) > 0)
+        return 0; /* see n_open; identify() reports SQLITE_NOTADB */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -319,6 +330,8 @@ static void sqlst_close(struct store *st)
     /* The last connection to close checkpoints and removes the WAL. */
     if (db->db && sqlite3_close(db->db) != SQLITE_OK)
         log_warn(NULL, "store", "closing database failed", "detail=\"%s\"", sqlite3_errmsg(db->db));
+    if (db->counted)
+        atomic_fetch_sub(&n_open, 1);
     free(db);
 }
 
@@ -354,6 +367,8 @@ static int sqlst_open(struct store **out, const struct cfg_store *cfg, unsigned 
     else
         oflags |= SQLITE_OPEN_READWRITE | (flags & STORE_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
     int src = sqlite3_open_v2(db->path, &db->db, oflags, NULL);
+    atomic_fetch_add(&n_open, 1);
+    db->counted = true;
     if (src != SQLITE_OK) {
         rc = sqlst__err(db, src);
         snprintf(err, err_len, "cannot open %s: %s", db->path,
@@ -453,6 +468,7 @@ const struct store_ops sqlst_ops = {
     .device_get_by_id = sqlst__device_get_by_id,
     .device_list = sqlst__device_list,
     .device_set_status = sqlst__device_set_status,
+    .device_update_presence = sqlst__device_update_presence,
     .device_assign = sqlst__device_assign,
     .device_unassign = sqlst__device_unassign,
     .device_patient_at = sqlst__device_patient_at,

@@ -101,6 +101,10 @@ static int origin_index(const char *section, const char *name)
         "mqtt.listen",
         "mqtt.tls_listen",
         "mqtt.insecure",
+        "mqtt.max_packet_bytes",
+        "mqtt.max_connections",
+        "mqtt.connect_timeout_ms",
+        "mqtt.publish_rate",
         "http.listen",
         "http.tls_listen",
         "http.insecure",
@@ -172,6 +176,10 @@ static void test_cfg_defaults(void **state)
     assert_int_equal(c->mqtt.tls_listen.port, 8883);
     assert_false(c->mqtt.tls_listen.is_loopback);
     assert_false(c->mqtt.insecure);
+    assert_int_equal(c->mqtt_limits.max_packet_bytes, 262144);
+    assert_int_equal(c->mqtt_limits.max_connections, 10000);
+    assert_int_equal(c->mqtt_limits.connect_timeout_ms, 10000);
+    assert_int_equal(c->mqtt_limits.publish_rate, 50);
     assert_string_equal(c->http.listen.host, "127.0.0.1");
     assert_int_equal(c->http.listen.port, 8080);
     assert_int_equal(c->http.tls_listen.port, 8443);
@@ -194,7 +202,7 @@ static void test_cfg_defaults(void **state)
     snprintf(want, sizeof(want), "%s/tls/device-ca.crt", fx->dir);
     assert_string_equal(c->tls.client_ca, want);
     assert_int_equal(c->log.level, LOG_INFO);
-    for (int i = 0; i < 19; i++)
+    for (int i = 0; i < 23; i++)
         assert_string_equal(c->origin[i], "default");
 }
 
@@ -884,7 +892,7 @@ static void test_cfg_print_masks_secrets(void **state)
         assert_true(from && from < eol);
         lines++;
     }
-    assert_int_equal(lines, 19);
+    assert_int_equal(lines, 23);
     free(out);
 }
 
@@ -924,7 +932,7 @@ static void test_cfg_reference(void **state)
     int rows = 0;
     for (char *p = buf; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(rows, 19);
+    assert_int_equal(rows, 23);
     free(buf);
 }
 
@@ -939,7 +947,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
     char *tpl = template_for(NULL);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
-    for (int i = 0; i < 19; i++)
+    for (int i = 0; i < 23; i++)
         assert_string_equal(fx->cfg->origin[i], "default");
     expect_has(tpl, ";path = <data-dir>/medhub.db\n");
     expect_has(tpl, ";listen = 127.0.0.1:1883\n");
@@ -955,7 +963,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
             keys++;
         }
     }
-    assert_int_equal(keys, 19);
+    assert_int_equal(keys, 23);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
     expect_has(ORIGIN(fx, "storage", "path"), "t.conf:");

@@ -156,6 +156,15 @@ static void test_registry_reload_sees_changes_and_keeps_live_status(void **state
     reg_get_stats(r, &st);
     assert_int_equal(st.n_devices, 2);
     assert_int_equal(st.refreshes, 2);
+    /* The status was also queued for the presence writer; running the loop writes it. */
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    reg_get_stats(r, &st);
+    assert_int_equal(st.presence_writes, 1);
+    assert_int_equal(st.presence_failed, 0);
+    struct device dev;
+    assert_int_equal(store_device_get_by_id(f->st, a, &dev), 0);
+    assert_int_equal(dev.battery_pct, 42);
+    assert_int_equal(dev.status, DEV_STATUS_QUARANTINED);
     reg_free(r);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
