@@ -15,13 +15,37 @@ if [ "${1:-build}" = test ]; then
   want+=("${test_pkgs[@]}")
 fi
 
+# npm packages the tests use (MQTT.js), from package-lock.json; node_modules is never committed.
+npm_deps() {
+  local top
+  top=$(cd "$(dirname "$0")/.." && pwd)
+  [ -f "$top/package-lock.json" ] || return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "deps: npm not found; tests that need MQTT.js will be skipped" >&2
+    return 0
+  fi
+  if [ ! -f "$top/node_modules/.package-lock.json" ] ||
+    [ "$top/package-lock.json" -nt "$top/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci"
+    (cd "$top" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 missing=()
 for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js for the MQTT.js tests: only when there is none at all (a machine may carry a newer
+# nodejs from elsewhere whose bundled npm conflicts with Debian's npm package).
+if [ "${1:-build}" = test ] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "${1:-build}" = test ] && npm_deps
+  exit 0
+fi
 
 echo "deps: installing ${missing[*]}"
 SUDO=
@@ -31,3 +55,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ "${1:-build}" = test ] && npm_deps
+exit 0
