@@ -51,6 +51,7 @@ fuzz: test-deps
 
 # Benchmarks; results land in bench/results/.
 bench: build
+	@scripts/deps.sh bench
 	@bench/run.sh $(BUILD)/medhub
 
 lint:

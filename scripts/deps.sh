@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages medhub needs to build, test and run, and only those missing.
-# Idempotent and non-interactive; apt-get only. Usage: scripts/deps.sh [build|test]
+# Idempotent and non-interactive; apt-get only. Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 
 build_pkgs=(cmake ninja-build pkg-config gcc libc6-dev make
@@ -10,10 +10,14 @@ build_pkgs=(cmake ninja-build pkg-config gcc libc6-dev make
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format sqlite3 util-linux openssl
   mosquitto-clients python3 python3-pytest python3-paho-mqtt python3-requests)
 
+# make bench runs Debian's mosquitto broker beside medhub as the reference.
+bench_pkgs=(mosquitto mosquitto-clients util-linux)
+
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-  want+=("${test_pkgs[@]}")
-fi
+case "${1:-build}" in
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${bench_pkgs[@]}") ;;
+esac
 
 # npm packages the tests use (MQTT.js), from package-lock.json; node_modules is never committed.
 npm_deps() {
