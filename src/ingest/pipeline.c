@@ -72,8 +72,11 @@ void ingest_waiter_cancel(struct ingest *ig, struct ingest_waiter *w)
         unlink_waiter(ig, w);
 }
 
-/* Wakes the waiters that were linked when this call began (a waiter that fails again and
- * re-links itself waits for the next completion instead of spinning here). */
+/* Wakes the waiters that were linked when this call began, in FIFO order, until the queue is
+ * past its low-water mark again (a waiter that fails again re-links itself at the tail and
+ * waits for the next low-water crossing). Waking every waiter at every completion made each
+ * paused session parse and fail once per completion: with 1,000 flooding devices that
+ * starved the loop for minutes. */
 static void wake_waiters(struct ingest *ig)
 {
     struct ingest_waiter *last = ig->waiters_tail;
@@ -82,7 +85,7 @@ static void wake_waiters(struct ingest *ig)
         bool was_last = w == last;
         unlink_waiter(ig, w);
         w->cb(w->arg);
-        if (was_last)
+        if (was_last || !store_writer_below_low_water(ig->writer))
             break;
     }
 }
@@ -99,7 +102,7 @@ static void on_done(void *arg, uint64_t last_seq, int status)
         ig->stats.failed++;
     req->cb(req->arg, status);
     free(req);
-    if (ig->waiters)
+    if (ig->waiters && store_writer_below_low_water(ig->writer))
         wake_waiters(ig);
 }
 

@@ -80,34 +80,35 @@ struct mqtt__ack_slot {
 };
 
 struct mqtt_session {
-    struct mqtt_server *srv;     /* owner (outlives every session) */
-    struct net_conn *conn;       /* NULL once the connection is gone */
-    struct log_ctx lc;           /* conn id and device id for every log line */
-    int refs;                    /* connection + timer + each pending completion */
-    enum mqtt__state state;      /* see enum mqtt__state */
-    uint8_t version;             /* MQTT_V311 or MQTT_V5 once CONNECT was read */
-    int64_t device_id;           /* internal device id once connected */
-    char device_uid[DEV_ID_MAX]; /* external device id (copied: outlives the packet) */
-    bool cert_auth;              /* authenticated by TLS client certificate */
-    uint16_t keep_alive;         /* seconds, 0 = none */
-    uint64_t last_rx_ms;         /* uv_now of the last complete packet */
-    uv_timer_t timer;            /* CONNECT deadline, then keep alive */
-    bool problem_info;           /* v5 Request Problem Information (default true) */
-    uint32_t client_max_packet;  /* v5 Maximum Packet Size of the client, 0 = none */
-    bool connect_expiry_zero;    /* CONNECT had Session Expiry 0 (for DISCONNECT checks) */
-    bool subscribed;             /* subscribed to its commands topic */
-    uint8_t *in;                 /* input buffer (owned) */
-    size_t in_len;               /* bytes in it */
-    size_t in_cap;               /* its capacity */
-    bool processing;             /* inside session_process (no re-entry) */
-    bool stalled;                /* paused: a packet waits in the buffer */
-    struct ingest_waiter waiter; /* linked while waiting for writer space */
-    struct mqtt__ack_slot acks[MQTT_ACK_SLOTS]; /* FIFO ring of acks owed */
-    uint32_t ack_head;                          /* index of the oldest slot */
-    uint32_t n_acks;                            /* slots used */
-    uint64_t ack_seq_head;                      /* sequence number of the oldest slot */
-    uint16_t rel[MQTT_RECEIVE_MAX];             /* QoS 2 packet ids awaiting PUBREL (Method B) */
-    uint32_t n_rel;                             /* entries in rel */
+    struct mqtt_server *srv;        /* owner (outlives every session) */
+    struct net_conn *conn;          /* NULL once the connection is gone */
+    struct log_ctx lc;              /* conn id and device id for every log line */
+    int refs;                       /* connection + timer + each pending completion */
+    enum mqtt__state state;         /* see enum mqtt__state */
+    uint8_t version;                /* MQTT_V311 or MQTT_V5 once CONNECT was read */
+    int64_t device_id;              /* internal device id once connected */
+    char device_uid[DEV_ID_MAX];    /* external device id (copied: outlives the packet) */
+    bool cert_auth;                 /* authenticated by TLS client certificate */
+    uint16_t keep_alive;            /* seconds, 0 = none */
+    uint64_t last_rx_ms;            /* uv_now of the last complete packet */
+    uv_timer_t timer;               /* CONNECT deadline, then keep alive */
+    bool problem_info;              /* v5 Request Problem Information (default true) */
+    uint32_t client_max_packet;     /* v5 Maximum Packet Size of the client, 0 = none */
+    bool connect_expiry_zero;       /* CONNECT had Session Expiry 0 (for DISCONNECT checks) */
+    bool subscribed;                /* subscribed to its commands topic */
+    uint8_t *in;                    /* input buffer (owned) */
+    size_t in_len;                  /* bytes in it */
+    size_t in_cap;                  /* its capacity */
+    bool processing;                /* inside session_process (no re-entry) */
+    bool stalled;                   /* paused: a packet waits in the buffer */
+    struct ingest_waiter waiter;    /* linked while waiting for writer space */
+    struct mqtt__ack_slot *acks;    /* FIFO ring of MQTT_ACK_SLOTS acks owed; allocated at the
+                                     * first QoS 1/2 PUBLISH so idle devices cost no ring */
+    uint32_t ack_head;              /* index of the oldest slot */
+    uint32_t n_acks;                /* slots used */
+    uint64_t ack_seq_head;          /* sequence number of the oldest slot */
+    uint16_t rel[MQTT_RECEIVE_MAX]; /* QoS 2 packet ids awaiting PUBREL (Method B) */
+    uint32_t n_rel;                 /* entries in rel */
 };
 
 /* server.c: logs every counter on one line (msg, then key=value pairs). */

@@ -210,6 +210,11 @@ static void drain(struct store_writer *w)
     w->in_drain = false;
 }
 
+bool store_writer_below_low_water(const struct store_writer *w)
+{
+    return w->queued <= w->queue_max / 2;
+}
+
 static void on_async(uv_async_t *h)
 {
     drain(h->data);

@@ -16,6 +16,7 @@
 #include "core/cfg.h"
 #include "domain/model.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -59,6 +60,11 @@ int store_writer_enqueue(struct store_writer *w, const struct obs *obs, size_t n
 /* Copies the counters. Also valid right after store_writer_stop returns (final totals), until
  * the loop runs the async handle's close callback. */
 void store_writer_get_stats(struct store_writer *w, struct store_writer_stats *out);
+
+/* True when at most half of storage.queue_max observations are waiting: the low-water mark at
+ * which producers paused by -EAGAIN should resume (resuming them at every completion would
+ * make each of them retry, and fail, once per completion). */
+bool store_writer_below_low_water(const struct store_writer *w);
 
 /* Stops accepting, commits everything queued, runs the remaining callbacks (before it
  * returns), joins the thread, closes the connection and uv_close()s its async handle; w is
