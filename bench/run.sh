@@ -15,4 +15,7 @@ echo "bench: store ingest, sync=normal (reference), ${secs}s"
 "$bin" bench store --patients 1000 --codes 8 --seconds "$secs" --sync normal \
   --out bench/results/store-ingest-normal.json
 echo
+echo "bench: MQTT gateway vs mosquitto (bench/mqtt.sh), ${secs}s per run"
+bench/mqtt.sh "$bin"
+echo
 echo "results: bench/results/"

@@ -9,4 +9,12 @@
  * argv[0] is "store". Returns a process exit code. */
 int bench_store_main(int argc, char **argv);
 
+/* `medhub bench --mqtt HOST:PORT [--devices N] [--rate R] [--qos 0|1] [--duration S]
+ *  [--creds FILE] [--payload senml|senml-cbor] [--v311] [--window W] [--idle]
+ *  [--out FILE.json]`: the MQTT load generator (src/bench/bench_mqtt.c), and
+ * `medhub bench --provision N [--creds FILE] [--patients] [--data-dir DIR]`: enrols the
+ * devices it connects as. argv[0] is "bench"; options start at argv[1]. Returns a process
+ * exit code (1 when a connection failed or messages were lost). */
+int bench_mqtt_main(int argc, char **argv);
+
 #endif
