@@ -98,6 +98,16 @@ int mqtt__handle_connect(struct mqtt_session *s, const struct mqtt_frame *f)
         s->connect_expiry_zero =
             !mqtt_props_has(&c.props, MQTT_PROP_SESSION_EXPIRY) || c.props.session_expiry == 0;
     }
+    /* MQTT-3.1.4-2 (5.0: reason 0x8E): a device connected twice keeps only its newest
+     * connection. */
+    struct mqtt_session *old = mqtt__live_get(&s->srv->live, s->device_id);
+    if (old && old != s) {
+        s->srv->stats.takeovers++;
+        log_info(&old->lc, "mqtt", "session taken over by a new connection", "new_conn=%llu",
+                 (unsigned long long)s->lc.conn);
+        mqtt__session_close(old, MQTT_RC_SESSION_TAKEN_OVER);
+    }
+    mqtt__live_put(&s->srv->live, s->device_id, s);
     s->state = MQTT__CONNECTED;
     /* No persistent sessions yet: Session Present is always 0, whatever Clean Session asked
      * (MQTT-3.2.2-2 allows it only when no session is stored, which is always the case). */

@@ -35,6 +35,7 @@ struct mqtt_stats {
     uint64_t stored;             /* telemetry messages reported durable */
     uint64_t store_failed;       /* telemetry messages the store failed */
     uint64_t backpressure;       /* times a session paused reading because the queue was full */
+    uint64_t takeovers;          /* connections closed by a newer CONNECT of the same device */
     uint32_t sessions;           /* connections alive now */
 };
 

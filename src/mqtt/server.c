@@ -128,6 +128,7 @@ void mqtt_server_free(struct mqtt_server *srv)
     if (!srv)
         return;
     net_tls_free(srv->tls_ctx);
+    mqtt__live_release(&srv->live);
     free(srv->recs);
     free(srv->obs);
     free(srv->events);
@@ -139,15 +140,16 @@ void mqtt_server_free(struct mqtt_server *srv)
 void mqtt__log_stats(const struct mqtt_server *srv, const char *msg)
 {
     const struct mqtt_stats *st = &srv->stats;
-    log_info(
-        NULL, "mqtt", msg,
-        "sessions=%u accepted=%" PRIu64 " connected=%" PRIu64 " refused=%" PRIu64
-        " protocol_errors=%" PRIu64 " keepalive_timeouts=%" PRIu64 " connect_timeouts=%" PRIu64
-        " publishes=%" PRIu64 " stored=%" PRIu64 " store_failed=%" PRIu64 " acl_denied=%" PRIu64
-        " invalid_payload=%" PRIu64 " rate_limited=%" PRIu64 " conn_limited=%" PRIu64,
-        st->sessions, st->accepted, st->connected, st->refused, st->protocol_errors,
-        st->keepalive_timeouts, st->connect_timeouts, st->publishes, st->stored, st->store_failed,
-        st->acl_denied, st->invalid_payload, st->rate_limited, st->conn_limited);
+    log_info(NULL, "mqtt", msg,
+             "sessions=%u accepted=%" PRIu64 " connected=%" PRIu64 " refused=%" PRIu64
+             " protocol_errors=%" PRIu64 " keepalive_timeouts=%" PRIu64 " connect_timeouts=%" PRIu64
+             " publishes=%" PRIu64 " stored=%" PRIu64 " store_failed=%" PRIu64
+             " acl_denied=%" PRIu64 " invalid_payload=%" PRIu64 " rate_limited=%" PRIu64
+             " conn_limited=%" PRIu64 " takeovers=%" PRIu64,
+             st->sessions, st->accepted, st->connected, st->refused, st->protocol_errors,
+             st->keepalive_timeouts, st->connect_timeouts, st->publishes, st->stored,
+             st->store_failed, st->acl_denied, st->invalid_payload, st->rate_limited,
+             st->conn_limited, st->takeovers);
 }
 
 uint16_t mqtt_server_port(const struct mqtt_server *srv, bool tls)

@@ -398,7 +398,9 @@ static void on_close(struct net_conn *c, void *user, int status)
     if (s->state == MQTT__CONNECTED || s->state == MQTT__CLOSING)
         log_info(&s->lc, "mqtt", "connection closed", "status=\"%s\" pending_acks=%u",
                  status == 0 ? "ok" : hx_strerror(status), s->n_acks);
-    if (s->device_id) /* it had connected: persisted as the device's disconnect time */
+    /* It had connected and was not taken over by a newer connection of the same device:
+     * persisted as the device's disconnect time. */
+    if (s->device_id && mqtt__live_del(&s->srv->live, s->device_id, s))
         reg_note_disconnect(s->srv->reg, s->device_id, hx_time_now_us());
     s->conn = NULL;
     s->state = MQTT__CLOSED;

@@ -40,6 +40,14 @@
 /* Returned by a handler after it closed the connection. */
 #define MQTT__RC_CLOSED 2
 
+/* Connected sessions by internal device id (live.c). */
+struct mqtt__live {
+    int64_t *ids;                   /* keys, cap entries */
+    struct mqtt_session **sessions; /* values, cap entries; NULL = empty slot */
+    uint32_t cap;                   /* power of two, or 0 before the first put */
+    uint32_t n;                     /* entries */
+};
+
 struct mqtt_server {
     uv_loop_t *loop;             /* the loop */
     const struct cfg *cfg;       /* borrowed */
@@ -59,6 +67,7 @@ struct mqtt_server {
     struct obs *obs;             /* max_recs observations */
     struct senml_event *events;  /* max_recs events */
     struct mqtt_stats stats;     /* counters */
+    struct mqtt__live live;      /* connected sessions by device, for takeover */
 };
 
 /* Where a session is in its life. */
@@ -110,6 +119,13 @@ struct mqtt_session {
     uint16_t rel[MQTT_RECEIVE_MAX]; /* QoS 2 packet ids awaiting PUBREL (Method B) */
     uint32_t n_rel;                 /* entries in rel */
 };
+
+/* live.c: the connected-session table. get returns NULL when the device has none; del
+ * removes the entry only while it still maps to s and says whether it did. */
+struct mqtt_session *mqtt__live_get(const struct mqtt__live *t, int64_t id);
+void mqtt__live_put(struct mqtt__live *t, int64_t id, struct mqtt_session *s);
+bool mqtt__live_del(struct mqtt__live *t, int64_t id, const struct mqtt_session *s);
+void mqtt__live_release(struct mqtt__live *t);
 
 /* server.c: logs every counter on one line (msg, then key=value pairs). */
 void mqtt__log_stats(const struct mqtt_server *srv, const char *msg);

@@ -239,3 +239,24 @@ def test_refusals_never_log_the_password(gateway, v5):
     g.daemon.wait_for('msg="refusing connection"')
     assert 'S3CR3T' not in g.log()
     assert mq_props  # helper imported for other tests
+
+
+@pytest.mark.parametrize('version', [4, 5])
+def test_a_second_connection_takes_the_session_over(gateway, version):
+    """MQTT-3.1.4-2: a device connecting again closes its older connection (v5: DISCONNECT
+    0x8E Session taken over); the new one works and the device stays 'connected'."""
+    g = gateway.start()
+    first = connected(g, version=version)
+    second = connected(g, version=version)
+    if version == 5:
+        t, _, body = first.recv()
+        assert t == 14 and body[0] == 0x8E  # DISCONNECT, Session taken over
+    assert first.is_closed()
+    second.send(mq_packet(0xC0, b''))  # PINGREQ on the surviving connection
+    t, _, _ = second.recv()
+    assert t == 13  # PINGRESP
+    second.close()
+    first.close()
+    g.stop()
+    assert 'takeovers=1' in g.log()
+    assert 'msg="session taken over by a new connection"' in g.log()
