@@ -17,4 +17,14 @@ int bench_store_main(int argc, char **argv);
  * exit code (1 when a connection failed or messages were lost). */
 int bench_mqtt_main(int argc, char **argv);
 
+#include <stddef.h>
+#include <sys/time.h>
+
+/* Writes the CPU model from /proc/cpuinfo (JSON-safe: no quotes or backslashes), or
+ * "unknown", into out. */
+void bench_cpu_model(char *out, size_t len);
+
+/* A struct timeval (getrusage) in seconds. */
+double bench_tv_s(struct timeval tv);
+
 #endif

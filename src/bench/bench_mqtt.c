@@ -1204,34 +1204,6 @@ static double pct_ms(const uint32_t *sorted, size_t n, double p)
     return (double)sorted[i < n ? i : n - 1] / 1e3;
 }
 
-static double tv_s(struct timeval tv)
-{
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-/* The CPU model from /proc/cpuinfo, JSON-safe, "unknown" when unavailable. */
-static void cpu_model(char *out, size_t len)
-{
-    snprintf(out, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[256];
-    while (fgets(line, sizeof(line), f)) {
-        const char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !colon)
-            continue;
-        size_t n = 0;
-        for (const char *p = colon + 2; *p && *p != '\n' && n + 1 < len; p++) {
-            if (*p != '"' && *p != '\\')
-                out[n++] = *p;
-        }
-        out[n] = '\0';
-        break;
-    }
-    fclose(f);
-}
-
 struct lg_result {
     double wall_s;              /* publishing start -> last PUBACK (QoS 1) / last write (QoS 0) */
     double msgs_per_s;          /* acked/s (QoS 1) or sent/s (QoS 0) */
@@ -1299,7 +1271,7 @@ static void report(const struct lg *lg, const struct lg_result *r, FILE *f, bool
     }
     char date[40], cpu_name[128];
     hx_time_format_rfc3339(hx_time_now_us(), date, sizeof(date));
-    cpu_model(cpu_name, sizeof(cpu_name));
+    bench_cpu_model(cpu_name, sizeof(cpu_name));
     fprintf(f, "{\n  \"benchmark\": \"mqtt\",\n  \"date\": \"%s\",\n", date);
     fprintf(f, "  \"machine\": {\"nproc\": %ld, \"cpu\": \"%s\"},\n", sysconf(_SC_NPROCESSORS_ONLN),
             cpu_name);
@@ -1404,8 +1376,8 @@ static int run_generator(struct lg *lg)
         fprintf(stderr, "medhub bench: loop still had handles\n");
 
     struct lg_result r = {
-        .cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime),
-        .cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime),
+        .cpu_user_s = bench_tv_s(ru1.ru_utime) - bench_tv_s(ru0.ru_utime),
+        .cpu_sys_s = bench_tv_s(ru1.ru_stime) - bench_tv_s(ru0.ru_stime),
         .connect_s = lg->t_start_ns ? (double)(lg->t_start_ns - lg->t_connect0_ns) / 1e9 : 0,
     };
     uint64_t end = lg->t_last_ns > lg->t_stop_ns ? lg->t_last_ns : lg->t_stop_ns;

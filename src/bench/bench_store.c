@@ -337,11 +337,6 @@ static int setup_db(const struct cfg_store *cfg, uint32_t patients, int64_t now)
     return rc;
 }
 
-static double tv_s(struct timeval tv)
-{
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 static long long file_size(const char *path)
 {
     struct stat sb;
@@ -370,29 +365,6 @@ struct bench_result {
     long long db_bytes; /* database file size at the end (after the final checkpoint) */
 };
 
-/* The CPU model from /proc/cpuinfo, JSON-safe, "unknown" when unavailable. */
-static void cpu_model(char *out, size_t len)
-{
-    snprintf(out, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[256];
-    while (fgets(line, sizeof(line), f)) {
-        const char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || !colon)
-            continue;
-        size_t n = 0;
-        for (const char *p = colon + 2; *p && *p != '\n' && n + 1 < len; p++) {
-            if (*p != '"' && *p != '\\')
-                out[n++] = *p;
-        }
-        out[n] = '\0';
-        break;
-    }
-    fclose(f);
-}
-
 static void report(const struct bench *b, const struct bench_result *r, FILE *f, bool json)
 {
     const struct store_writer_stats *s = &b->final;
@@ -416,7 +388,7 @@ static void report(const struct bench *b, const struct bench_result *r, FILE *f,
     }
     char date[40], cpu_name[128];
     hx_time_format_rfc3339(hx_time_now_us(), date, sizeof(date));
-    cpu_model(cpu_name, sizeof(cpu_name));
+    bench_cpu_model(cpu_name, sizeof(cpu_name));
     fprintf(f,
             "{\n"
             "  \"benchmark\": \"store-ingest\",\n"
@@ -528,8 +500,8 @@ int bench_store_main(int argc, char **argv)
 
     struct bench_result res = {
         .wall_s = (double)(b->last_done_us - b->start_us) / 1e6,
-        .cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime),
-        .cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime),
+        .cpu_user_s = bench_tv_s(ru1.ru_utime) - bench_tv_s(ru0.ru_utime),
+        .cpu_sys_s = bench_tv_s(ru1.ru_stime) - bench_tv_s(ru0.ru_stime),
         .db_bytes = file_size(cfg.path),
     };
     qsort(b->lat, b->n_lat, sizeof(*b->lat), cmp_i64);
