@@ -21,6 +21,9 @@
  * the result arrays (one result covers at least one request) all fit in queue_max entries.
  */
 #include "store/writer.h"
+
+/* How often the writer retries a transaction refused for lack of disk space. */
+#define STORE_WRITER_FULL_RETRY_MS 1000u
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -128,6 +131,37 @@ static void publish(struct store_writer *w, uint64_t upto_seq, int status, size_
     uv_async_send(&w->async);
 }
 
+/* Writer thread: one transaction. A full disk is waited out rather than failed: the requests
+ * stay unacknowledged (so devices are never told "stored" and never told to give up), the
+ * queue fills, producers are told -EAGAIN and stop reading their sockets, and everything
+ * resumes when space returns. Only a stop while the disk is still full fails them (the
+ * devices then resend after reconnecting). */
+static int put_until_space(struct store_writer *w, const struct obs *obs, size_t n,
+                           size_t *inserted)
+{
+    int rc = store_obs_put_batch(w->st, obs, n, inserted);
+    bool logged = false;
+    while (rc == HX_EFULL) {
+        if (!logged) {
+            log_error(NULL, "store", "disk full: holding acknowledgements until space returns",
+                      "rows=%zu retry_ms=%u", n, STORE_WRITER_FULL_RETRY_MS);
+            logged = true;
+        }
+        uv_mutex_lock(&w->mu);
+        bool stopping = w->stopping;
+        if (!stopping)
+            uv_cond_timedwait(&w->cv, &w->mu, (uint64_t)STORE_WRITER_FULL_RETRY_MS * 1000000);
+        stopping = w->stopping;
+        uv_mutex_unlock(&w->mu);
+        rc = store_obs_put_batch(w->st, obs, n, inserted);
+        if (stopping)
+            break; /* one last try, then fail rather than block the shutdown */
+    }
+    if (logged && rc == 0)
+        log_info(NULL, "store", "disk space available again: writing resumed", "rows=%zu", n);
+    return rc;
+}
+
 /* Writer thread: writes the work buffer as transactions of whole requests, each at most
  * batch_max rows. A failed transaction fails only its own requests. */
 static void write_work(struct store_writer *w)
@@ -144,7 +178,7 @@ static void write_work(struct store_writer *w)
             rows += b->req_n[i_req++];
         assert(rows > 0); /* enqueue refuses requests over batch_max */
         size_t inserted = 0;
-        int rc = store_obs_put_batch(w->st, &b->obs[first], rows, &inserted);
+        int rc = put_until_space(w, &b->obs[first], rows, &inserted);
         i_obs += rows;
         if (rc != w->last_status) {
             if (rc < 0)

@@ -24,7 +24,9 @@
 struct store_writer;
 
 /* Completion of one request, on the loop thread. status 0: durable; negative: failed (nothing
- * of the request is stored), e.g. HX_EFULL, HX_EREADONLY, HX_ESTORE, HX_ESHUTDOWN.
+ * of the request is stored), e.g. HX_EREADONLY, HX_ESTORE, HX_ESHUTDOWN. A full disk is not a
+ * failure: the writer retries every second and the callback waits (the queue fills and
+ * producers get -EAGAIN) until space returns; only a stop while still full reports HX_EFULL.
  * last_seq is the sequence number of the request's last observation. */
 typedef void store_done_fn(void *arg, uint64_t last_seq, int status);
 

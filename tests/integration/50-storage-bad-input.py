@@ -105,7 +105,7 @@ def can_mount_tmpfs():
 def small_disk(tmp_path):
     mnt = tmp_path / 'disk'
     mnt.mkdir()
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(mnt)], check=True)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', str(mnt)], check=True)
     yield mnt
     subprocess.run(['umount', '-l', str(mnt)])
 
@@ -113,11 +113,11 @@ def small_disk(tmp_path):
 def fill(path):
     """Fills the file system holding path; returns the filler file."""
     filler = os.path.join(path, 'filler')
-    with open(filler, 'wb') as f:
+    # Unbuffered: a buffered file would raise ENOSPC again when it is closed.
+    with open(filler, 'wb', buffering=0) as f:
         try:
             while True:
                 f.write(b'\0' * 65536)
-                f.flush()
         except OSError:
             pass
     return filler
@@ -168,3 +168,48 @@ def test_file_size_limit(ready):
     assert failures > 0
     rows = json.loads(ready.run('obs', 'query', '--patient', 'MRN1', '--json').stdout)
     assert [r['value'] for r in rows] == [70]
+
+
+@pytest.mark.skipif(not can_mount_tmpfs(), reason='needs to mount a small tmpfs')
+def test_gateway_holds_acks_while_the_disk_is_full_and_recovers(small_disk, medhub_at,
+                                                                 daemons):
+    """Issue: a full disk stops acknowledging (no PUBACK, no failure either) instead of
+    dropping; when space returns the held readings are stored and acknowledged."""
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from conftest import Gateway, RawMqtt, mq_connect, mq_publish
+
+    mh = medhub_at(small_disk / 'data')
+    mh.init()
+    mh.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Ada')
+    g = Gateway(mh, daemons)
+    g.add_device('dev1')
+    g.start()
+    c = RawMqtt(g.port)
+    c.send(mq_connect('dev1', 'dev1', g.secrets['dev1'], version=5))
+    t, _, body = c.recv()
+    assert t == 2 and body[1] == 0
+
+    def publish(pid, value):
+        pack = json.dumps([{'n': 'heart_rate', 'u': '/min', 'v': value,
+                            't': pid}]).encode()  # just after now: after the assignment began
+        c.send(mq_publish('medhub/v1/devices/dev1/telemetry', pack, qos=1, pid=pid, version=5))
+
+    publish(1, 70)
+    t, _, body = c.recv()
+    assert t == 4 and body[:2] == b'\x00\x01'  # PUBACK for packet 1: stored
+    filler = fill(str(small_disk))
+    publish(2, 71)
+    c.sock.settimeout(2.5)
+    with pytest.raises((TimeoutError, OSError)):
+        c.recv()  # held: neither acknowledged nor refused while the disk is full
+    os.remove(filler)
+    c.sock.settimeout(10)
+    t, _, body = c.recv()
+    assert t == 4 and body[:2] == b'\x00\x02'  # acknowledged once space returned
+    assert len(body) < 3 or body[2] == 0  # reason Success
+    c.close()
+    assert g.stop() == 0
+    assert 'disk full: holding acknowledgements until space returns' in g.log()
+    values = sorted(r['value'] for r in g.obs())
+    assert values == [70, 71]
