@@ -16,24 +16,29 @@ static bool fits(const struct mqtt_session *s, size_t len)
     return s->client_max_packet == 0 || len <= s->client_max_packet;
 }
 
-int mqtt__send_ack(struct mqtt_session *s, uint8_t type, uint16_t packet_id, uint8_t reason,
-                   const char *reason_string)
+int mqtt__encode_ack(const struct mqtt_session *s, uint8_t type, uint16_t packet_id, uint8_t reason,
+                     const char *reason_string, uint8_t *buf, size_t cap, size_t *len)
 {
     struct mqtt_ack a = {.type = type, .packet_id = packet_id, .reason = reason};
     if (s->version == MQTT_V5 && s->problem_info && reason_string) {
         a.props.present = MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
         a.props.reason_string = slice_make(reason_string, strnlen(reason_string, 200));
     }
+    int rc = mqtt_ack_encode(&a, s->version, buf, cap, len);
+    if (rc == 0 && !fits(s, *len)) {
+        a.props.present = 0;
+        rc = mqtt_ack_encode(&a, s->version, buf, cap, len);
+    }
+    return rc;
+}
+
+int mqtt__send_ack(struct mqtt_session *s, uint8_t type, uint16_t packet_id, uint8_t reason,
+                   const char *reason_string)
+{
     uint8_t buf[256];
     size_t len;
-    int rc = mqtt_ack_encode(&a, s->version, buf, sizeof(buf), &len);
-    if (rc == 0 && !fits(s, len)) {
-        a.props.present = 0;
-        rc = mqtt_ack_encode(&a, s->version, buf, sizeof(buf), &len);
-    }
-    if (rc < 0)
-        return rc;
-    return mqtt__send(s, buf, len);
+    int rc = mqtt__encode_ack(s, type, packet_id, reason, reason_string, buf, sizeof(buf), &len);
+    return rc < 0 ? rc : mqtt__send(s, buf, len);
 }
 
 int mqtt__send_suback(struct mqtt_session *s, bool unsub, uint16_t packet_id,

@@ -116,13 +116,19 @@ void mqtt__ack_pop_tail(struct mqtt_session *s)
     HX_FREE(s->acks[(s->ack_head + s->n_acks) % MQTT_ACK_SLOTS].reason_string);
 }
 
-/* Sends every ready ack at the head of the FIFO, in order. */
+/* Sends every ready ack at the head of the FIFO, in order, gathered into as few writes as
+ * fit in a 4 KiB buffer: one commit completes many acks of a busy device at once, and one
+ * write per ack made the socket writes the gateway's largest cost (bench/README.md). */
 static void ack_flush(struct mqtt_session *s)
 {
     bool freed = false;
+    uint8_t out[4096];
+    size_t used = 0;
     while (s->n_acks && s->acks[s->ack_head].ready) {
         struct mqtt__ack_slot *a = &s->acks[s->ack_head];
         if (a->close_instead) {
+            if (used) /* acks before this one were earned: send them first */
+                mqtt__send(s, out, used);
             /* 3.1.1 has no failure ack: close so that the device resends on reconnect. */
             log_warn(&s->lc, "mqtt", "closing connection without ack: storing failed",
                      "packet_id=%u", a->packet_id);
@@ -134,7 +140,14 @@ static void ack_flush(struct mqtt_session *s)
             /* Method B: a PUBREC Success starts the wait for PUBREL. */
             if (type == MQTT_PUBREC && a->reason < 0x80 && !mqtt__rel_has(s, a->packet_id))
                 mqtt__rel_add(s, a->packet_id);
-            mqtt__send_ack(s, type, a->packet_id, a->reason, a->reason_string);
+            if (used + 256 > sizeof(out)) {
+                mqtt__send(s, out, used);
+                used = 0;
+            }
+            size_t len;
+            if (mqtt__encode_ack(s, type, a->packet_id, a->reason, a->reason_string, out + used,
+                                 sizeof(out) - used, &len) == 0)
+                used += len;
         }
         HX_FREE(a->reason_string);
         s->ack_head = (s->ack_head + 1) % MQTT_ACK_SLOTS;
@@ -142,6 +155,8 @@ static void ack_flush(struct mqtt_session *s)
         s->n_acks--;
         freed = true;
     }
+    if (used && s->state != MQTT__CLOSED)
+        mqtt__send(s, out, used);
     if (freed && s->stalled && s->state == MQTT__CONNECTED && !s->waiter.linked)
         mqtt__session_unstall(s);
 }

@@ -174,6 +174,10 @@ int mqtt__send(struct mqtt_session *s, const uint8_t *p, size_t len);
 int mqtt__send_connack(struct mqtt_session *s, uint8_t version, uint8_t reason);
 int mqtt__send_ack(struct mqtt_session *s, uint8_t type, uint16_t packet_id, uint8_t reason,
                    const char *reason_string);
+/* Encodes the ack mqtt__send_ack would send into buf (at most 256 bytes are needed), for
+ * callers that send several at once. Returns 0, HX_ETOOBIG or HX_EINVAL. */
+int mqtt__encode_ack(const struct mqtt_session *s, uint8_t type, uint16_t packet_id, uint8_t reason,
+                     const char *reason_string, uint8_t *buf, size_t cap, size_t *len);
 int mqtt__send_suback(struct mqtt_session *s, bool unsub, uint16_t packet_id,
                       const uint8_t *reasons, size_t n);
 int mqtt__send_pingresp(struct mqtt_session *s);
