@@ -1,7 +1,8 @@
 /*
  * SQLite schema history (see sqlite_migrations.h). Version 1 is the initial schema: patients,
  * devices, assignments, the obs_codes reference table and observations. Version 2 adds the
- * device presence the MQTT gateway reports (connect and disconnect times, signal strength). The
+ * device presence the MQTT gateway reports (connect and disconnect times, signal strength).
+ * Version 3 adds device events and the queue of commands to devices. The
  * reasoning behind the observation table's shape, and the benchmark that chose it, is in
  * docs/internals/store.md and bench/README.md.
  * Layer: store/migrate (data only, no SQLite header). Thread: any.
@@ -110,9 +111,39 @@ static const char schema_v2[] =
     "ALTER TABLE devices ADD COLUMN disconnected_us INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE devices ADD COLUMN rssi_dbm INTEGER NOT NULL DEFAULT 0;\n";
 
+/* Device events (pill taken, button, fall, connection lost) and commands to devices.
+ * events: keyed like obs by source and time, so a redelivered message stores nothing twice;
+ * flag is NULL when the event carried text. commands: the durable queue `medhub device send`
+ * writes and the MQTT gateway delivers; state is enum store_cmd_state (store.h). */
+static const char schema_v3[] =
+    "CREATE TABLE events(\n"
+    "  device_id INTEGER NOT NULL,\n"
+    "  type INTEGER NOT NULL,\n"
+    "  time_us INTEGER NOT NULL,\n"
+    "  patient_id INTEGER NOT NULL,\n"
+    "  flag INTEGER,\n"
+    "  text TEXT,\n"
+    "  received_us INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (device_id, type, time_us)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX events_patient ON events(patient_id, time_us);\n"
+    "CREATE TABLE commands(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
+    "  payload BLOB NOT NULL,\n"
+    "  qos INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),\n"
+    "  retain INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  expires_us INTEGER NOT NULL,\n"
+    "  state INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX commands_device ON commands(device_id, id);\n";
+
 const struct store_migration store_sqlite_migrations[] = {
     {1, "initial schema: patients, devices, assignments, obs_codes, obs, obs_latest", schema_v1},
     {2, "device presence: connected_us, disconnected_us, rssi_dbm", schema_v2},
+    {3, "device events and the command queue", schema_v3},
 };
 
 const size_t store_sqlite_n_migrations =
