@@ -96,17 +96,17 @@ static void test_migrate_fresh_db_gets_current_version(void **state)
         store_open(&st, &t->cfg, STORE_OPEN_CREATE | STORE_OPEN_WRITER, err, sizeof(err)), 0);
     int v = 0;
     assert_int_equal(store_schema_version(st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, STORE_SCHEMA_VERSION);
     store_close(st);
     assert_int_equal(read_header_u32(t->cfg.path, HDR_APPLICATION_ID), 0x4D484231u);
-    assert_int_equal(read_header_u32(t->cfg.path, HDR_USER_VERSION), 2);
+    assert_int_equal(read_header_u32(t->cfg.path, HDR_USER_VERSION), STORE_SCHEMA_VERSION);
     assert_int_equal(store_sqlite_migrations[store_sqlite_n_migrations - 1].version,
                      STORE_SCHEMA_VERSION);
 
     /* Reopening (already current) migrates nothing and works read-only too. */
     assert_int_equal(store_open(&st, &t->cfg, STORE_OPEN_READONLY, err, sizeof(err)), 0);
     assert_int_equal(store_schema_version(st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, STORE_SCHEMA_VERSION);
     store_close(st);
 }
 
@@ -124,8 +124,11 @@ static void test_migrate_newer_schema_refused_and_untouched(void **state)
         struct store *st = (struct store *)1;
         assert_int_equal(store_open(&st, &t->cfg, flags[i], err, sizeof(err)), HX_ESCHEMA);
         assert_null(st);
-        assert_non_null(strstr(err, "database schema version 99 is newer than this medhub "
-                                    "(knows 2); upgrade medhub"));
+        char want[128];
+        snprintf(want, sizeof(want),
+                 "database schema version 99 is newer than this medhub (knows %d); upgrade medhub",
+                 STORE_SCHEMA_VERSION);
+        assert_non_null(strstr(err, want));
     }
     unsigned char *after = slurp(t->cfg.path, &len1);
     assert_int_equal(len0, len1);
@@ -218,7 +221,7 @@ static void test_migrate_readonly_never_migrates(void **state)
     assert_int_equal(store_open(&st, &t->cfg, 0, err, sizeof(err)), 0);
     int v = 0;
     assert_int_equal(store_schema_version(st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, STORE_SCHEMA_VERSION);
     store_close(st);
 }
 
