@@ -120,6 +120,9 @@ int cmd_codes(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* medhub device cert (cmd_device_cert.c): issue a TLS client certificate. */
 int device_cert_cmd(int argc, char **argv);
+/* medhub device send / device commands (cmd_device_send.c): commands to devices. */
+int device_send_cmd(int argc, char **argv);
+int device_commands_cmd(int argc, char **argv);
 
 /* Runs a group command ("patient add ...") from a table of subcommands. */
 int cli_dispatch(const char *group, const char *group_help, const struct cli_command *subs,

@@ -483,6 +483,8 @@ int cmd_device(int argc, char **argv)
         {"disable", "stop a device from connecting", device_disable},
         {"enable", "allow a disabled device again", device_enable},
         {"cert", "issue a TLS client certificate for a device", device_cert_cmd},
+        {"send", "send a command to a device (delivered over MQTT)", device_send_cmd},
+        {"commands", "list the commands sent to a device", device_commands_cmd},
         {NULL, NULL, NULL},
     };
     return cli_dispatch("device", "Usage: medhub device COMMAND [OPTIONS]", subs, argc, argv);

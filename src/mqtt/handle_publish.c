@@ -4,7 +4,8 @@
  * (Receive Maximum), QoS 2 Method B duplicate detection, SenML decoding and normalization,
  * then telemetry into the ingest pipeline with the PUBACK/PUBREC held until it is durable.
  * Status updates go to the registry, which persists them on a worker; events are logged (not
- * stored yet).
+ * stored yet). The RETAIN flag is accepted and has no further effect: nothing may subscribe
+ * to a device's publish topics, so there is no one to retain a message for.
  * Layer: mqtt (front end). Thread: loop.
  */
 #include "core/err.h"
@@ -15,13 +16,6 @@
 
 #include <string.h>
 
-enum topic_leaf {
-    LEAF_NONE = 0,
-    LEAF_TELEMETRY = 1,
-    LEAF_STATUS = 2,
-    LEAF_EVENTS = 3,
-};
-
 /* One telemetry message waiting for the store writer. */
 struct pub_req {
     struct mqtt_session *s; /* holds a reference */
@@ -30,23 +24,6 @@ struct pub_req {
     uint16_t packet_id;     /* of the PUBLISH */
     uint32_t n_obs;         /* observations in the message (for logs) */
 };
-
-/* ACL: which of the device's own publish topics this is, LEAF_NONE for anything else. */
-static enum topic_leaf topic_leaf(const struct mqtt_session *s, struct slice t)
-{
-    size_t np = strlen(MQTT_TOPIC_PREFIX), nd = strlen(s->device_uid);
-    if (t.len < np + nd + 2 || memcmp(t.ptr, MQTT_TOPIC_PREFIX, np) != 0 ||
-        memcmp(t.ptr + np, s->device_uid, nd) != 0 || t.ptr[np + nd] != '/')
-        return LEAF_NONE;
-    struct slice leaf = slice_make(t.ptr + np + nd + 1, t.len - np - nd - 1);
-    if (slice_eq_cstr(leaf, "telemetry"))
-        return LEAF_TELEMETRY;
-    if (slice_eq_cstr(leaf, "status"))
-        return LEAF_STATUS;
-    if (slice_eq_cstr(leaf, "events"))
-        return LEAF_EVENTS;
-    return LEAF_NONE;
-}
 
 static void on_stored(void *arg, int status)
 {
@@ -169,15 +146,38 @@ static int handle_events(struct mqtt_session *s, const struct mqtt_publish *p, s
     return p->qos ? mqtt__ack_now(s, p->packet_id, p->qos, MQTT_RC_SUCCESS, NULL) : 0;
 }
 
+/* 5.0 Topic Alias (§3.3.2.3.4): a topic with an alias sets it, an empty topic uses it. */
+static int resolve_alias(struct mqtt_session *s, uint16_t alias, struct slice *topic)
+{
+    if (alias == 0 || alias > MQTT_TOPIC_ALIAS_MAX)
+        return mqtt__session_fail(s, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
+    if (!s->aliases)
+        s->aliases = hx_xcalloc(MQTT_TOPIC_ALIAS_MAX, sizeof(*s->aliases));
+    struct slice *slot = &s->aliases[alias - 1];
+    if (topic->len == 0) {
+        if (!slot->ptr)
+            return mqtt__session_fail(s, MQTT_RC_PROTOCOL_ERROR, "unknown topic alias");
+        *topic = *slot;
+        return 0;
+    }
+    free((void *)slot->ptr);
+    uint8_t *copy = hx_xmalloc(topic->len);
+    memcpy(copy, topic->ptr, topic->len);
+    *slot = slice_make(copy, topic->len);
+    return 0;
+}
+
 int mqtt__handle_publish(struct mqtt_session *s, const struct mqtt_publish *p)
 {
     struct mqtt_server *srv = s->srv;
     bool v5 = s->version == MQTT_V5;
 
-    if (v5 && mqtt_props_has(&p->props, MQTT_PROP_TOPIC_ALIAS)) /* Topic Alias Maximum 0 */
-        return mqtt__session_fail(s, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias not allowed");
-    if (v5 && p->retain) /* Retain Available 0, 5.0 §3.2.2.3.5 */
-        return mqtt__session_fail(s, MQTT_RC_RETAIN_NOT_SUPPORTED, "retain not supported");
+    struct slice topic = p->topic;
+    if (v5 && mqtt_props_has(&p->props, MQTT_PROP_TOPIC_ALIAS)) {
+        int rc = resolve_alias(s, p->props.topic_alias, &topic);
+        if (rc)
+            return rc;
+    }
 
     /* Flow control: in-flight QoS 1/2 over our Receive Maximum. */
     bool repeat = p->qos == 2 && mqtt__rel_has(s, p->packet_id);
@@ -202,13 +202,13 @@ int mqtt__handle_publish(struct mqtt_session *s, const struct mqtt_publish *p)
         return MQTT__RC_CLOSED;
     }
 
-    enum topic_leaf leaf = topic_leaf(s, p->topic);
-    if (leaf == LEAF_NONE) {
-        char topic[128];
-        mqtt__sanitize(topic, sizeof(topic), p->topic);
+    enum mqtt__leaf leaf = mqtt__topic_leaf(s->device_uid, topic);
+    if (leaf == MQTT__LEAF_NONE) {
+        char shown[128];
+        mqtt__sanitize(shown, sizeof(shown), topic);
         srv->stats.acl_denied++;
         log_warn(&s->lc, "mqtt", "refusing publish: topic not allowed for this device",
-                 "topic=\"%s\" qos=%u", topic, p->qos);
+                 "topic=\"%s\" qos=%u", shown, p->qos);
         if (!v5)
             return mqtt__session_fail(s, MQTT_RC_NOT_AUTHORIZED, "publish to a foreign topic");
         if (p->qos == 0)
@@ -252,9 +252,9 @@ int mqtt__handle_publish(struct mqtt_session *s, const struct mqtt_publish *p)
     int rc = senml_decode(ct, p->payload, &opts, &o, &e);
     if (rc < 0)
         return reject_payload(s, p, &e, rc);
-    if (leaf == LEAF_STATUS)
+    if (leaf == MQTT__LEAF_STATUS)
         return handle_status(s, p, o.n_recs, now);
-    if (leaf == LEAF_EVENTS)
+    if (leaf == MQTT__LEAF_EVENTS)
         return handle_events(s, p, o.n_recs, now);
 
     size_t n_obs = 0;

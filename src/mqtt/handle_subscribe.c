@@ -3,7 +3,9 @@
  * medhub/v1/devices/{its id}/commands (no wildcards, no shared subscriptions, no
  * Subscription Identifiers: we advertise all three as unavailable); anything else gets
  * SUBACK 0x87 (3.1.1: 0x80). Every SUBSCRIBE/UNSUBSCRIBE is answered, one code per filter in
- * order (MQTT-3.8.4-1, -3.8.4-6). Commands are not delivered yet: the grant is recorded only.
+ * order (MQTT-3.8.4-1, -3.8.4-6). The grant is kept in the device's session (dev.c); after
+ * the SUBACK the device's retained command (5.0 Retain Handling permitting) and any commands
+ * waiting for it are sent (outbound.c).
  * Layer: mqtt (front end). Thread: loop.
  */
 #include "core/err.h"
@@ -33,15 +35,21 @@ static int answer(struct mqtt_session *s, bool unsub, uint16_t packet_id, size_t
     }
     struct mqtt_sub_entry e;
     size_t i = 0;
+    bool send_retained = false;
+    struct mqtt__dev *d = mqtt__dev_get_or_add(s->srv, s->device_id);
     while (i < n_filters && mqtt_sub_next(it, &e)) {
         bool own = is_own_commands(s, &e);
         if (unsub) {
-            reasons[i] = own && s->subscribed ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+            reasons[i] = own && d->subscribed ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
             if (own)
-                s->subscribed = false;
+                d->subscribed = false;
         } else if (own) {
             reasons[i] = e.qos; /* granted as requested: 0x00..0x02 */
-            s->subscribed = true;
+            /* Retain Handling: 0 always, 1 only for a new subscription, 2 never. */
+            send_retained = s->version != MQTT_V5 || e.retain_handling == 0 ||
+                            (e.retain_handling == 1 && !d->subscribed);
+            d->subscribed = true;
+            d->sub_qos = e.qos;
         } else {
             char filter[128];
             mqtt__sanitize(filter, sizeof(filter), e.filter);
@@ -54,7 +62,12 @@ static int answer(struct mqtt_session *s, bool unsub, uint16_t packet_id, size_t
     }
     int rc = mqtt__send_suback(s, unsub, packet_id, reasons, i);
     free(reasons);
-    return rc < 0 ? MQTT__RC_CLOSED : 0;
+    if (rc < 0)
+        return MQTT__RC_CLOSED;
+    if (send_retained)
+        mqtt__out_subscribed(s->srv, d);
+    mqtt__out_pump(s->srv, d);
+    return 0;
 }
 
 int mqtt__handle_subscribe(struct mqtt_session *s, const struct mqtt_subscribe *sub)

@@ -36,6 +36,9 @@ struct mqtt_stats {
     uint64_t store_failed;       /* telemetry messages the store failed */
     uint64_t backpressure;       /* times a session paused reading because the queue was full */
     uint64_t takeovers;          /* connections closed by a newer CONNECT of the same device */
+    uint64_t commands_sent;      /* command PUBLISHes sent to devices (resends not counted) */
+    uint64_t wills_published;    /* will messages processed */
+    uint64_t wills_failed;       /* will messages that could not be processed or stored */
     uint32_t sessions;           /* connections alive now */
 };
 

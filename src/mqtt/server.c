@@ -83,8 +83,10 @@ int mqtt_server_start(struct mqtt_server **out, uv_loop_t *loop, const struct cf
     srv->events = hx_alloc_array(srv->max_recs, sizeof(*srv->events));
     srv->scratch = hx_xmalloc(MQTT_SENML_SCRATCH);
 
-    int rc = 0;
-    if (cfg->mqtt.listen.is_set)
+    int rc = mqtt__cmds_start(srv);
+    if (rc < 0)
+        snprintf(err, err_len, "command poller: %s", uv_strerror(rc));
+    if (rc == 0 && cfg->mqtt.listen.is_set)
         rc = start_listener(srv, &srv->plain, "mqtt", &cfg->mqtt.listen, NULL, err, err_len);
     if (rc == 0 && cfg->mqtt.tls_listen.is_set)
         rc = start_tls(srv, err, err_len);
@@ -120,6 +122,15 @@ void mqtt_server_stop(struct mqtt_server *srv)
     if (srv->tls)
         net_listener_stop(srv->tls);
     srv->plain = srv->tls = NULL;
+    mqtt__cmds_stop(srv);
+    /* Wills waiting out their delay are not published by a shutdown. */
+    for (uint32_t i = 0; i < srv->devs.cap; i++) {
+        struct mqtt__dev *d = srv->devs.vals[i];
+        if (d && d->pending) {
+            mqtt__will_drop(d->pending);
+            d->pending = NULL;
+        }
+    }
     mqtt__log_stats(srv, "listeners stopped");
 }
 
@@ -128,7 +139,9 @@ void mqtt_server_free(struct mqtt_server *srv)
     if (!srv)
         return;
     net_tls_free(srv->tls_ctx);
-    mqtt__live_release(&srv->live);
+    mqtt__idmap_release(&srv->live);
+    mqtt__dev_free_all(srv);
+    mqtt__cmds_free(srv);
     free(srv->recs);
     free(srv->obs);
     free(srv->events);
@@ -145,11 +158,13 @@ void mqtt__log_stats(const struct mqtt_server *srv, const char *msg)
              " protocol_errors=%" PRIu64 " keepalive_timeouts=%" PRIu64 " connect_timeouts=%" PRIu64
              " publishes=%" PRIu64 " stored=%" PRIu64 " store_failed=%" PRIu64
              " acl_denied=%" PRIu64 " invalid_payload=%" PRIu64 " rate_limited=%" PRIu64
-             " conn_limited=%" PRIu64 " takeovers=%" PRIu64,
+             " conn_limited=%" PRIu64 " takeovers=%" PRIu64 " commands_sent=%" PRIu64
+             " wills_published=%" PRIu64 " wills_failed=%" PRIu64,
              st->sessions, st->accepted, st->connected, st->refused, st->protocol_errors,
              st->keepalive_timeouts, st->connect_timeouts, st->publishes, st->stored,
              st->store_failed, st->acl_denied, st->invalid_payload, st->rate_limited,
-             st->conn_limited, st->takeovers);
+             st->conn_limited, st->takeovers, st->commands_sent, st->wills_published,
+             st->wills_failed);
 }
 
 uint16_t mqtt_server_port(const struct mqtt_server *srv, bool tls)

@@ -35,6 +35,10 @@ static void session_free(struct mqtt_session *s)
         HX_FREE(s->acks[(s->ack_head + i) % MQTT_ACK_SLOTS].reason_string);
     free(s->acks);
     free(s->in);
+    if (s->aliases)
+        for (int i = 0; i < MQTT_TOPIC_ALIAS_MAX; i++)
+            free((void *)s->aliases[i].ptr);
+    free(s->aliases);
     s->srv->stats.sessions--;
     free(s);
 }
@@ -282,10 +286,7 @@ static int dispatch(struct mqtt_session *s, const struct mqtt_frame *f)
     case MQTT_PUBACK:
     case MQTT_PUBREC:
     case MQTT_PUBCOMP:
-        /* We never publish to devices yet, so there is nothing to acknowledge. */
-        log_debug(&s->lc, "mqtt", "ignoring an ack for a publish we did not send", "type=%u",
-                  pkt.type);
-        return 0;
+        return mqtt__out_handle_ack(s, &pkt.u.ack);
     case MQTT_SUBSCRIBE:
         return mqtt__handle_subscribe(s, &pkt.u.subscribe);
     case MQTT_UNSUBSCRIBE:
@@ -415,8 +416,10 @@ static void on_close(struct net_conn *c, void *user, int status)
                  status == 0 ? "ok" : hx_strerror(status), s->n_acks);
     /* It had connected and was not taken over by a newer connection of the same device:
      * persisted as the device's disconnect time. */
-    if (s->device_id && mqtt__live_del(&s->srv->live, s->device_id, s))
+    if (s->device_id && mqtt__idmap_del(&s->srv->live, s->device_id, s)) {
         reg_note_disconnect(s->srv->reg, s->device_id, hx_time_now_us());
+        mqtt__dev_disconnected(s);
+    }
     s->conn = NULL;
     s->state = MQTT__CLOSED;
     ingest_waiter_cancel(s->srv->ig, &s->waiter);

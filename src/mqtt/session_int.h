@@ -40,13 +40,98 @@
 /* Returned by a handler after it closed the connection. */
 #define MQTT__RC_CLOSED 2
 
-/* Connected sessions by internal device id (live.c). */
-struct mqtt__live {
-    int64_t *ids;                   /* keys, cap entries */
-    struct mqtt_session **sessions; /* values, cap entries; NULL = empty slot */
-    uint32_t cap;                   /* power of two, or 0 before the first put */
-    uint32_t n;                     /* entries */
+/* Internal device id -> pointer (idmap.c). */
+struct mqtt__idmap {
+    int64_t *ids; /* keys, cap entries */
+    void **vals;  /* values, cap entries; NULL = empty slot */
+    uint32_t cap; /* power of two, or 0 before the first put */
+    uint32_t n;   /* entries */
 };
+
+/* Topic Alias Maximum we advertise (5.0 §3.2.2.3.8): aliases 1..N per connection. */
+#define MQTT_TOPIC_ALIAS_MAX 8
+/* Longest session the server keeps for a disconnected device (3.1.1 Clean Session 0 has no
+ * expiry of its own; a 5.0 Session Expiry above this is lowered and told in CONNACK). */
+#define MQTT_SESSION_EXPIRY_MAX_S (7u * 24 * 3600)
+/* Highest Keep Alive the server accepts from a 5.0 client; 0 (none) and higher values are
+ * replaced by this through Server Keep Alive, so presence is known within 1.5 x of it. */
+#define MQTT_KEEP_ALIVE_MAX_S 600
+/* Commands published to a device and not yet acknowledged, at most (and never more than the
+ * device's own Receive Maximum). */
+#define MQTT_OUT_WINDOW 16
+/* Commands held for one device; older ones expire first when more arrive. */
+#define MQTT_OUT_QUEUE_MAX 1000
+
+/* A device's own topic leaves: medhub/v1/devices/{id}/{leaf}. */
+enum mqtt__leaf {
+    MQTT__LEAF_NONE = 0,
+    MQTT__LEAF_TELEMETRY = 1,
+    MQTT__LEAF_STATUS = 2,
+    MQTT__LEAF_EVENTS = 3,
+};
+
+/* Where an outbound message is in its QoS flow. */
+enum mqtt__out_phase {
+    MQTT__OUT_QUEUED = 0,   /* waiting for the device to be connected and subscribed */
+    MQTT__OUT_WAIT_ACK = 1, /* sent; PUBACK (QoS 1) or PUBREC (QoS 2) expected */
+    MQTT__OUT_WAIT_COMP = 2 /* PUBREL sent; PUBCOMP expected */
+};
+
+/* One command on its way to a device (copied out of the store; owns its payload). */
+struct mqtt__out {
+    struct mqtt__out *next; /* FIFO order */
+    int64_t cmd_id;         /* commands row */
+    int64_t expires_us;     /* dropped as EXPIRED if still queued after this */
+    uint8_t qos;            /* the command's QoS */
+    uint8_t sent_qos;       /* min(qos, granted QoS) once sent */
+    bool retain_copy;       /* the retained command replayed to a new subscription */
+    bool as_retained;       /* send with RETAIN 1 (a retained command to a new subscription) */
+    uint8_t phase;          /* enum mqtt__out_phase */
+    uint16_t packet_id;     /* while in flight */
+    size_t len;             /* payload bytes */
+    uint8_t payload[];      /* the application message */
+};
+
+/* A Will Message kept until the connection ends (5.0 §3.1.3.2: published after the delay
+ * unless the device reconnects first). */
+struct mqtt__will {
+    struct mqtt_server *srv; /* owner */
+    int64_t device_id;       /* whose */
+    uint8_t leaf;            /* enum mqtt__leaf: the device's own topic it goes to */
+    bool cbor;               /* content type application/senml+cbor */
+    uint32_t delay_s;        /* 5.0 Will Delay Interval */
+    uv_timer_t timer;        /* the delay; closing it frees the will */
+    size_t len;              /* payload bytes */
+    uint8_t payload[];       /* SenML */
+};
+
+/* What the gateway keeps about a device across its connections (dev.c): the MQTT session
+ * state (commands subscription, expiry) and the commands in flight or waiting. Created on
+ * demand, so a device that never subscribes or persists costs nothing here. */
+struct mqtt__dev {
+    int64_t device_id;          /* key */
+    bool subscribed;            /* to medhub/v1/devices/{id}/commands */
+    uint8_t sub_qos;            /* granted QoS */
+    bool persistent;            /* the session outlives the connection */
+    uint32_t expiry_s;          /* how long after a disconnect it does */
+    uint64_t gone_ms;           /* uv_now of the disconnect, 0 while connected or never */
+    struct mqtt__out *out_head; /* commands, oldest first */
+    struct mqtt__out *out_tail; /* newest */
+    uint32_t n_out;             /* entries in the FIFO */
+    uint16_t next_packet_id;    /* for the next outbound QoS 1/2 PUBLISH */
+    struct mqtt__out *retained; /* the device's retained command, or NULL */
+    struct mqtt__will *will;    /* will of the current connection, or NULL */
+    struct mqtt__will *pending; /* a delayed will waiting to be published, or NULL */
+};
+
+/* One commands poll or state update round on the worker (commands.c). */
+struct mqtt__cmd_update {
+    int64_t id;    /* commands row */
+    uint8_t state; /* enum store_cmd_state */
+    int64_t at_us; /* when */
+};
+
+struct mqtt__cmds;
 
 struct mqtt_server {
     uv_loop_t *loop;             /* the loop */
@@ -67,7 +152,9 @@ struct mqtt_server {
     struct obs *obs;             /* max_recs observations */
     struct senml_event *events;  /* max_recs events */
     struct mqtt_stats stats;     /* counters */
-    struct mqtt__live live;      /* connected sessions by device, for takeover */
+    struct mqtt__idmap live;     /* connected sessions by device, for takeover */
+    struct mqtt__idmap devs;     /* struct mqtt__dev by device */
+    struct mqtt__cmds *cmds;     /* the command poller (commands.c) */
 };
 
 /* Where a session is in its life. */
@@ -104,7 +191,11 @@ struct mqtt_session {
     bool problem_info;              /* v5 Request Problem Information (default true) */
     uint32_t client_max_packet;     /* v5 Maximum Packet Size of the client, 0 = none */
     bool connect_expiry_zero;       /* CONNECT had Session Expiry 0 (for DISCONNECT checks) */
-    bool subscribed;                /* subscribed to its commands topic */
+    bool clean_start;               /* CONNECT asked for a new session */
+    uint16_t client_receive_max;    /* v5 Receive Maximum of the client (65535 default) */
+    struct slice *aliases;          /* v5 inbound Topic Aliases 1..MQTT_TOPIC_ALIAS_MAX (owned
+                                     * copies), allocated at first use */
+    bool will_on_close;             /* publish the will when the connection ends */
     uint8_t *in;                    /* input buffer (owned) */
     size_t in_len;                  /* bytes in it */
     size_t in_cap;                  /* its capacity */
@@ -120,12 +211,66 @@ struct mqtt_session {
     uint32_t n_rel;                 /* entries in rel */
 };
 
-/* live.c: the connected-session table. get returns NULL when the device has none; del
- * removes the entry only while it still maps to s and says whether it did. */
-struct mqtt_session *mqtt__live_get(const struct mqtt__live *t, int64_t id);
-void mqtt__live_put(struct mqtt__live *t, int64_t id, struct mqtt_session *s);
-bool mqtt__live_del(struct mqtt__live *t, int64_t id, const struct mqtt_session *s);
-void mqtt__live_release(struct mqtt__live *t);
+/* idmap.c: get returns NULL when id has no entry; del removes the entry only while it still
+ * maps to v and says whether it did. */
+void *mqtt__idmap_get(const struct mqtt__idmap *t, int64_t id);
+void mqtt__idmap_put(struct mqtt__idmap *t, int64_t id, void *v);
+bool mqtt__idmap_del(struct mqtt__idmap *t, int64_t id, const void *v);
+void mqtt__idmap_release(struct mqtt__idmap *t);
+
+/* The leaf of topic t if it is one of device uid's publish topics, else MQTT__LEAF_NONE. */
+enum mqtt__leaf mqtt__topic_leaf(const char *uid, struct slice t);
+
+/* dev.c: per-device state across connections. */
+struct mqtt__dev *mqtt__dev_get(struct mqtt_server *srv, int64_t device_id);
+struct mqtt__dev *mqtt__dev_get_or_add(struct mqtt_server *srv, int64_t device_id);
+/* At CONNECT, before CONNACK: resumes or discards the stored session as the client asked.
+ * Cancels a delayed will. Returns Session Present. */
+bool mqtt__dev_connect(struct mqtt_session *s, bool clean_start, bool persistent,
+                       uint32_t expiry_s);
+/* After CONNACK: resends what was in flight (DUP) and what waits. */
+void mqtt__dev_resume(struct mqtt_session *s);
+/* At connection end: keeps or discards the session, and publishes or delays the will. */
+void mqtt__dev_disconnected(struct mqtt_session *s);
+/* A 5.0 DISCONNECT changed the Session Expiry Interval. */
+void mqtt__dev_set_expiry(struct mqtt_session *s, uint32_t expiry_s);
+/* Keeps w as the connection's will (takes it; frees an older one). */
+void mqtt__dev_set_will(struct mqtt_session *s, struct mqtt__will *w);
+void mqtt__dev_free_all(struct mqtt_server *srv);
+
+/* outbound.c: commands to the device. */
+/* Takes o (a command from the poller) into the device's FIFO and sends what it can. */
+void mqtt__out_add(struct mqtt_server *srv, int64_t device_id, struct mqtt__out *o);
+/* Replaces the device's retained command (o->len 0 clears it; takes o). */
+void mqtt__out_set_retained(struct mqtt_server *srv, int64_t device_id, struct mqtt__out *o);
+/* Sends queued commands while the device is connected, subscribed and under its window. */
+void mqtt__out_pump(struct mqtt_server *srv, struct mqtt__dev *d);
+/* A new subscription: queues the retained command first (unless it is queued already). */
+void mqtt__out_subscribed(struct mqtt_server *srv, struct mqtt__dev *d);
+/* PUBACK, PUBREC or PUBCOMP from the device for one of our PUBLISHes. */
+int mqtt__out_handle_ack(struct mqtt_session *s, const struct mqtt_ack *a);
+/* Puts every in-flight command back in the queue (session discarded) when requeue, and
+ * frees the FIFO entirely otherwise. */
+void mqtt__out_reset(struct mqtt_server *srv, struct mqtt__dev *d, bool requeue);
+void mqtt__out_free(struct mqtt__out *o);
+
+/* commands.c: the store side of commands (poll every MQTT_CMD_POLL_MS, record state). */
+#define MQTT_CMD_POLL_MS 200
+int mqtt__cmds_start(struct mqtt_server *srv);
+void mqtt__cmds_stop(struct mqtt_server *srv);
+void mqtt__cmds_free(struct mqtt_server *srv);
+/* Records that command id reached state (written by the next worker round). */
+void mqtt__cmds_note(struct mqtt_server *srv, int64_t id, uint8_t state);
+
+/* will.c */
+/* Builds the will of a CONNECT (NULL when it has none). Sets *reason and returns NULL when
+ * its topic is not one of the device's own publish topics. */
+struct mqtt__will *mqtt__will_from_connect(struct mqtt_session *s, const struct mqtt_connect *c,
+                                           uint8_t *reason);
+/* Publishes w as if the device had sent it, then frees it (closes its timer). */
+void mqtt__will_publish(struct mqtt__will *w);
+/* Frees w without publishing it. */
+void mqtt__will_drop(struct mqtt__will *w);
 
 /* server.c: logs every counter on one line (msg, then key=value pairs). */
 void mqtt__log_stats(const struct mqtt_server *srv, const char *msg);
@@ -171,7 +316,16 @@ int mqtt__handle_disconnect(struct mqtt_session *s, const struct mqtt_disconnect
 
 /* send_*.c: each returns 0 or a negative error (the connection is then being aborted). */
 int mqtt__send(struct mqtt_session *s, const uint8_t *p, size_t len);
-int mqtt__send_connack(struct mqtt_session *s, uint8_t version, uint8_t reason);
+/* What a successful CONNACK tells the client beyond our limits. */
+struct mqtt__connack_info {
+    bool session_present;       /* a stored session was resumed */
+    const char *assigned_id;    /* 5.0 Assigned Client Identifier, or NULL */
+    uint16_t server_keep_alive; /* 5.0 Server Keep Alive, 0 = none sent */
+    bool send_expiry;           /* 5.0: tell the client its Session Expiry was lowered */
+    uint32_t session_expiry;    /* ... to this */
+};
+int mqtt__send_connack(struct mqtt_session *s, uint8_t version, uint8_t reason,
+                       const struct mqtt__connack_info *info);
 int mqtt__send_ack(struct mqtt_session *s, uint8_t type, uint16_t packet_id, uint8_t reason,
                    const char *reason_string);
 /* Encodes the ack mqtt__send_ack would send into buf (at most 256 bytes are needed), for
@@ -181,6 +335,8 @@ int mqtt__encode_ack(const struct mqtt_session *s, uint8_t type, uint16_t packet
 int mqtt__send_suback(struct mqtt_session *s, bool unsub, uint16_t packet_id,
                       const uint8_t *reasons, size_t n);
 int mqtt__send_pingresp(struct mqtt_session *s);
+/* A command to the device: PUBLISH on its commands topic. */
+int mqtt__send_command(struct mqtt_session *s, const struct mqtt__out *o, bool dup, bool retain);
 int mqtt__send_disconnect(struct mqtt_session *s, uint8_t reason);
 
 /* Writes a log-safe copy of untrusted text (topic, client id) into dst: bytes outside

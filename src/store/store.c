@@ -166,3 +166,33 @@ int store_obs_count(struct store *st, int64_t *out)
 {
     return st->ops->obs_count(st, out);
 }
+
+int store_command_add(struct store *st, struct dev_command *c)
+{
+    if (c->qos > 2 || c->payload_len > STORE_CMD_PAYLOAD_MAX || (c->payload_len && !c->payload))
+        return HX_EINVAL;
+    return st->ops->command_add(st, c);
+}
+
+int store_command_get(struct store *st, int64_t id, store_command_fn *fn, void *arg)
+{
+    return st->ops->command_get(st, id, fn, arg);
+}
+
+int store_command_poll(struct store *st, int64_t after_id, int64_t now_us, store_command_fn *fn,
+                       void *arg)
+{
+    return st->ops->command_poll(st, after_id, now_us, fn, arg);
+}
+
+int store_command_set_state(struct store *st, int64_t id, enum store_cmd_state state,
+                            int64_t now_us)
+{
+    return st->ops->command_set_state(st, id, state, now_us);
+}
+
+int store_command_list(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
+                       void *arg)
+{
+    return st->ops->command_list(st, device_id, limit, fn, arg);
+}

@@ -124,4 +124,50 @@ int store_obs_downsample(struct store *st, int64_t patient_id, int code, int64_t
 /* Counts every stored observation (tests, status). */
 int store_obs_count(struct store *st, int64_t *out);
 
+/* ---- Commands to devices (`medhub device send`, delivered by the MQTT gateway) ---------- */
+
+/* Where a command is. NEW is written by the CLI; the gateway moves it on. */
+enum store_cmd_state {
+    STORE_CMD_NEW = 0,       /* written, the gateway has not seen it yet */
+    STORE_CMD_QUEUED = 1,    /* the gateway holds it until the device is subscribed */
+    STORE_CMD_SENT = 2,      /* published at QoS 1/2, the device has not acknowledged yet */
+    STORE_CMD_DELIVERED = 3, /* QoS 0 written to the device, or QoS 1/2 acknowledged */
+    STORE_CMD_EXPIRED = 4,   /* not delivered before expires_us */
+};
+
+/* Longest command payload (bytes). */
+#define STORE_CMD_PAYLOAD_MAX (64 * 1024)
+
+/* One command. payload is owned by whoever filled the struct: store_command_add borrows it;
+ * the poll and get callbacks lend it for the duration of the call. */
+struct dev_command {
+    int64_t id;                 /* assigned by store_command_add */
+    int64_t device_id;          /* internal device id */
+    const uint8_t *payload;     /* the application message */
+    size_t payload_len;         /* 0..STORE_CMD_PAYLOAD_MAX (0 with retain clears it) */
+    uint8_t qos;                /* 0..2, the most the device is sent it with */
+    bool retain;                /* also kept as the device's retained command */
+    int64_t created_us;         /* set by store_command_add */
+    int64_t expires_us;         /* undelivered after this: EXPIRED */
+    enum store_cmd_state state; /* see enum store_cmd_state */
+    int64_t updated_us;         /* last state change */
+};
+
+typedef int store_command_fn(void *arg, const struct dev_command *c);
+
+/* Adds c (state NEW). OUT: c->id, c->created_us. HX_EINVAL on a bad qos or payload size. */
+int store_command_add(struct store *st, struct dev_command *c);
+/* Calls fn once with command id (payload lent for the call); HX_ENOTFOUND when absent. */
+int store_command_get(struct store *st, int64_t id, store_command_fn *fn, void *arg);
+/* What the gateway must still act on, id > after_id in id order: commands not yet delivered
+ * and not expired at now_us, plus each device's newest retained command. */
+int store_command_poll(struct store *st, int64_t after_id, int64_t now_us, store_command_fn *fn,
+                       void *arg);
+/* Moves command id to state at now_us (never back from DELIVERED or EXPIRED). */
+int store_command_set_state(struct store *st, int64_t id, enum store_cmd_state state,
+                            int64_t now_us);
+/* A device's commands, newest first, at most limit (0 = all). */
+int store_command_list(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
+                       void *arg);
+
 #endif

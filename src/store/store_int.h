@@ -50,6 +50,15 @@ struct store_ops {
     int (*obs_downsample)(struct store *st, int64_t patient_id, int code, int64_t since_us,
                           int64_t until_us, size_t n_buckets, struct obs_bucket *out);
     int (*obs_count)(struct store *st, int64_t *out);
+
+    int (*command_add)(struct store *st, struct dev_command *c);
+    int (*command_get)(struct store *st, int64_t id, store_command_fn *fn, void *arg);
+    int (*command_poll)(struct store *st, int64_t after_id, int64_t now_us, store_command_fn *fn,
+                        void *arg);
+    int (*command_set_state)(struct store *st, int64_t id, enum store_cmd_state state,
+                             int64_t now_us);
+    int (*command_list)(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
+                        void *arg);
 };
 
 /* The backend-independent head of every connection object. */

@@ -207,13 +207,20 @@ def mq_packet(first, body):
 
 
 def mq_connect(client_id, username=None, password=None, version=4, keepalive=60, props=b'',
-               clean=True, name=b'MQTT'):
+               clean=True, name=b'MQTT', will=None, will_props=b''):
+    """will: (topic, payload, qos) or None."""
     flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) | \
         (0x40 if password is not None else 0)
+    if will:
+        flags |= 0x04 | (will[2] << 3)
     vh = mq_str(name) + bytes([version, flags]) + _struct.pack('>H', keepalive)
     if version == 5:
         vh += mq_varint(len(props)) + props
     pl = mq_str(client_id)
+    if will:
+        if version == 5:
+            pl += mq_varint(len(will_props)) + will_props
+        pl += mq_str(will[0]) + mq_str(will[1])
     if username is not None:
         pl += mq_str(username)
     if password is not None:

@@ -115,30 +115,29 @@ static const char schema_v2[] =
  * events: keyed like obs by source and time, so a redelivered message stores nothing twice;
  * flag is NULL when the event carried text. commands: the durable queue `medhub device send`
  * writes and the MQTT gateway delivers; state is enum store_cmd_state (store.h). */
-static const char schema_v3[] =
-    "CREATE TABLE events(\n"
-    "  device_id INTEGER NOT NULL,\n"
-    "  type INTEGER NOT NULL,\n"
-    "  time_us INTEGER NOT NULL,\n"
-    "  patient_id INTEGER NOT NULL,\n"
-    "  flag INTEGER,\n"
-    "  text TEXT,\n"
-    "  received_us INTEGER NOT NULL,\n"
-    "  PRIMARY KEY (device_id, type, time_us)\n"
-    ") WITHOUT ROWID;\n"
-    "CREATE INDEX events_patient ON events(patient_id, time_us);\n"
-    "CREATE TABLE commands(\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
-    "  payload BLOB NOT NULL,\n"
-    "  qos INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),\n"
-    "  retain INTEGER NOT NULL DEFAULT 0,\n"
-    "  created_us INTEGER NOT NULL,\n"
-    "  expires_us INTEGER NOT NULL,\n"
-    "  state INTEGER NOT NULL DEFAULT 0,\n"
-    "  updated_us INTEGER NOT NULL\n"
-    ");\n"
-    "CREATE INDEX commands_device ON commands(device_id, id);\n";
+static const char schema_v3[] = "CREATE TABLE events(\n"
+                                "  device_id INTEGER NOT NULL,\n"
+                                "  type INTEGER NOT NULL,\n"
+                                "  time_us INTEGER NOT NULL,\n"
+                                "  patient_id INTEGER NOT NULL,\n"
+                                "  flag INTEGER,\n"
+                                "  text TEXT,\n"
+                                "  received_us INTEGER NOT NULL,\n"
+                                "  PRIMARY KEY (device_id, type, time_us)\n"
+                                ") WITHOUT ROWID;\n"
+                                "CREATE INDEX events_patient ON events(patient_id, time_us);\n"
+                                "CREATE TABLE commands(\n"
+                                "  id INTEGER PRIMARY KEY,\n"
+                                "  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
+                                "  payload BLOB NOT NULL,\n"
+                                "  qos INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),\n"
+                                "  retain INTEGER NOT NULL DEFAULT 0,\n"
+                                "  created_us INTEGER NOT NULL,\n"
+                                "  expires_us INTEGER NOT NULL,\n"
+                                "  state INTEGER NOT NULL DEFAULT 0,\n"
+                                "  updated_us INTEGER NOT NULL\n"
+                                ");\n"
+                                "CREATE INDEX commands_device ON commands(device_id, id);\n";
 
 const struct store_migration store_sqlite_migrations[] = {
     {1, "initial schema: patients, devices, assignments, obs_codes, obs, obs_latest", schema_v1},

@@ -43,6 +43,11 @@ enum sqlst_stmt_id {
     SQLST_OBS_RANGE_ALL,
     SQLST_OBS_DOWNSAMPLE,
     SQLST_OBS_COUNT,
+    SQLST_CMD_ADD,
+    SQLST_CMD_GET,
+    SQLST_CMD_POLL,
+    SQLST_CMD_SET_STATE,
+    SQLST_CMD_LIST,
     SQLST__COUNT
 };
 
@@ -94,6 +99,8 @@ extern const struct sqlst_sql sqlst__sql_device[];
 extern const size_t sqlst__n_sql_device;
 extern const struct sqlst_sql sqlst__sql_obs[];
 extern const size_t sqlst__n_sql_obs;
+extern const struct sqlst_sql sqlst__sql_command[];
+extern const size_t sqlst__n_sql_command;
 
 static inline struct sqlst *sqlst__from(struct store *st)
 {
@@ -145,5 +152,14 @@ int sqlst__obs_range(struct store *st, int64_t patient_id, int code, int64_t sin
 int sqlst__obs_downsample(struct store *st, int64_t patient_id, int code, int64_t since_us,
                           int64_t until_us, size_t n_buckets, struct obs_bucket *out);
 int sqlst__obs_count(struct store *st, int64_t *out);
+
+int sqlst__command_add(struct store *st, struct dev_command *c);
+int sqlst__command_get(struct store *st, int64_t id, store_command_fn *fn, void *arg);
+int sqlst__command_poll(struct store *st, int64_t after_id, int64_t now_us, store_command_fn *fn,
+                        void *arg);
+int sqlst__command_set_state(struct store *st, int64_t id, enum store_cmd_state state,
+                             int64_t now_us);
+int sqlst__command_list(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
+                        void *arg);
 
 #endif

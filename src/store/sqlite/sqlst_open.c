@@ -299,6 +299,7 @@ static int prepare_all(struct sqlst *db, char *err, size_t err_len)
         {sqlst__sql_open, &sqlst__n_sql_open},
         {sqlst__sql_patient, &sqlst__n_sql_patient},
         {sqlst__sql_device, &sqlst__n_sql_device},
+        {sqlst__sql_command, &sqlst__n_sql_command},
         {sqlst__sql_obs, &sqlst__n_sql_obs},
     };
     for (size_t g = 0; g < HX_ARRAY_LEN(groups); g++) {
@@ -469,6 +470,11 @@ const struct store_ops sqlst_ops = {
     .device_list = sqlst__device_list,
     .device_set_status = sqlst__device_set_status,
     .device_update_presence = sqlst__device_update_presence,
+    .command_add = sqlst__command_add,
+    .command_get = sqlst__command_get,
+    .command_poll = sqlst__command_poll,
+    .command_set_state = sqlst__command_set_state,
+    .command_list = sqlst__command_list,
     .device_assign = sqlst__device_assign,
     .device_unassign = sqlst__device_unassign,
     .device_patient_at = sqlst__device_patient_at,
