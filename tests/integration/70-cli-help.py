@@ -3,7 +3,7 @@ and options are usage errors (exit 2) that point at --help."""
 import pytest
 
 COMMANDS = [
-    ['serve'], ['demo'], ['init'], ['codes'], ['version'],
+    ['serve'], ['demo'], ['init'], ['codes'], ['news2'], ['version'],
     ['patient'], ['patient', 'add'], ['patient', 'list'], ['patient', 'show'],
     ['device'], ['device', 'add'], ['device', 'list'], ['device', 'show'], ['device', 'assign'],
     ['device', 'unassign'], ['device', 'disable'], ['device', 'enable'],
