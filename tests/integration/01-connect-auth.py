@@ -50,7 +50,8 @@ def test_good_credentials_v311_and_v5_accepted(gateway):
     # The limits we advertise in the v5 CONNACK.
     assert props.ReceiveMaximum == 64
     assert props.MaximumPacketSize == 256 * 1024
-    assert props.RetainAvailable == 0
+    assert not hasattr(props, 'RetainAvailable')  # absent: retain is available
+    assert props.TopicAliasMaximum == 8
     assert props.WildcardSubscriptionAvailable == 0
     assert props.SharedSubscriptionAvailable == 0
     assert props.SubscriptionIdentifierAvailable == 0
@@ -221,14 +222,17 @@ def test_keep_alive_closes_a_silent_connection(gateway):
         assert c.recv() == (13, 0, b'')
 
 
-def test_topic_alias_is_a_protocol_error(gateway):
+@pytest.mark.parametrize('alias,topic,reason', [
+    (9, 'medhub/v1/devices/dev1/telemetry', 0x94),  # above our Topic Alias Maximum (8)
+    (2, '', 0x82),  # an alias never set
+])
+def test_bad_topic_alias_is_a_protocol_error(gateway, alias, topic, reason):
     g = gateway.start()
     c = connected(g, version=5)
     from conftest import mq_publish
-    c.send(mq_publish('medhub/v1/devices/dev1/telemetry', '[]', qos=0, version=5,
-                      props=b'\x23\x00\x01'))
+    c.send(mq_publish(topic, '[]', qos=0, version=5, props=b'\x23\x00' + bytes([alias])))
     t, _, body = c.recv()
-    assert t == 14 and body[0] == 0x94
+    assert t == 14 and body[0] == reason
     assert c.is_closed()
 
 
