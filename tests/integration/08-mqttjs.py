@@ -20,14 +20,18 @@ HAVE_MQTTJS = os.path.isdir(os.path.join(ROOT, 'node_modules', 'mqtt'))
 def test_mqttjs_device_publishes_at_every_qos(gateway, version):
     gateway.start()
     base = int(time.time()) + 1  # after the assignment began (readings before it are unattributed)
+    # A retained command waits for the device; it arrives after the subscription.
+    gateway.mh.run('device', 'send', 'dev1', '{"js":%d}' % version, '--retain', '--wait', '1')
     p = subprocess.run(['node', SCRIPT, str(gateway.port), 'dev1', gateway.secrets['dev1'],
-                        str(version), str(base)], capture_output=True, text=True, timeout=30,
-                       cwd=ROOT)
+                        str(version), str(base), '1'], capture_output=True, text=True,
+                       timeout=30, cwd=ROOT)
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert p.returncode == 0, (out, p.stderr)
     assert out['connected'] and out['error'] is None
     assert out['suback'] == [1]
     assert out['published'] == [0, 1, 2]
+    assert out['command'] == {'topic': 'medhub/v1/devices/dev1/commands',
+                              'payload': '{"js":%d}' % version, 'qos': 1, 'retain': True}
     # QoS 1 and 2 were acknowledged after the store made them durable; QoS 0 is stored too
     # (give the writer a moment, since nothing waits for it).
     for _ in range(50):
