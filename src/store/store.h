@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* Highest schema version this binary knows (see store/migrate/). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum store_open_flags {
     STORE_OPEN_CREATE = 1u << 0,   /* create the database if missing (medhub init) */

@@ -2,7 +2,8 @@
  * SQLite schema history (see sqlite_migrations.h). Version 1 is the initial schema: patients,
  * devices, assignments, the obs_codes reference table and observations. Version 2 adds the
  * device presence the MQTT gateway reports (connect and disconnect times, signal strength).
- * Version 3 adds device events and the queue of commands to devices. The
+ * Version 3 adds device events and the queue of commands to devices. Version 4 adds clinical
+ * rules settings, alert episodes and webhooks. The
  * reasoning behind the observation table's shape, and the benchmark that chose it, is in
  * docs/internals/store.md and bench/README.md.
  * Layer: store/migrate (data only, no SQLite header). Thread: any.
@@ -139,10 +140,103 @@ static const char schema_v3[] = "CREATE TABLE events(\n"
                                 ");\n"
                                 "CREATE INDEX commands_device ON commands(device_id, id);\n";
 
+/* Clinical rules and alerts (issue "rules"): settings (protocols, per-patient and per-kind
+ * overrides), alert episodes with every transition, actions queued by the CLI for the
+ * daemon (ack, resolve), and webhooks with their durable delivery queue.
+ *   rule_settings: scope 'global' | 'patient' | 'kind', scope_id the patient id or kind
+ *     name ('' for global), key e.g. 'protocol', 'spo2_scale', 'hr.high', value text.
+ *   alerts: one row per episode; state 0 raised, 1 acknowledged, 2 resolved; severity 1 info
+ *     .. 5 critical; class 0 physiological, 1 technical; rule is the rule key.
+ *   alert_events: who did what when (raised, updated, escalated, acknowledged, resolved).
+ *   alert_actions: written by `medhub alert ack|resolve`, applied by the daemon.
+ *   webhook_deliveries: one row per (webhook, notification); attempts counted, state 0
+ *     pending, 1 delivered, 2 dead (the dead-letter list). */
+static const char schema_v4[] =
+    "CREATE TABLE rule_settings(\n"
+    "  scope TEXT NOT NULL,\n"
+    "  scope_id TEXT NOT NULL,\n"
+    "  key TEXT NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  updated_us INTEGER NOT NULL,\n"
+    "  updated_by TEXT NOT NULL DEFAULT '',\n"
+    "  PRIMARY KEY (scope, scope_id, key)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE alerts(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  patient_id INTEGER NOT NULL,\n"
+    "  device_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  rule TEXT NOT NULL,\n"
+    "  class INTEGER NOT NULL,\n"
+    "  severity INTEGER NOT NULL,\n"
+    "  state INTEGER NOT NULL,\n"
+    "  code INTEGER NOT NULL DEFAULT 0,\n"
+    "  title TEXT NOT NULL,\n"
+    "  detail TEXT NOT NULL DEFAULT '',\n"
+    "  first_value REAL,\n"
+    "  worst_value REAL,\n"
+    "  current_value REAL,\n"
+    "  count INTEGER NOT NULL DEFAULT 1,\n"
+    "  raised_us INTEGER NOT NULL,\n"
+    "  updated_us INTEGER NOT NULL,\n"
+    "  acked_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  acked_by TEXT NOT NULL DEFAULT '',\n"
+    "  resolved_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  resolved_by TEXT NOT NULL DEFAULT '',\n"
+    "  note TEXT NOT NULL DEFAULT '',\n"
+    "  tier INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_escalation_us INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE INDEX alerts_state ON alerts(state, patient_id);\n"
+    "CREATE INDEX alerts_patient ON alerts(patient_id, raised_us);\n"
+    "CREATE TABLE alert_events(\n"
+    "  alert_id INTEGER NOT NULL,\n"
+    "  at_us INTEGER NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL DEFAULT '',\n"
+    "  severity INTEGER NOT NULL,\n"
+    "  detail TEXT NOT NULL DEFAULT ''\n"
+    ");\n"
+    "CREATE INDEX alert_events_alert ON alert_events(alert_id, at_us);\n"
+    "CREATE TABLE alert_actions(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  alert_id INTEGER NOT NULL,\n"
+    "  action INTEGER NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  note TEXT NOT NULL DEFAULT '',\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  applied_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  result INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE TABLE webhooks(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  url TEXT NOT NULL,\n"
+    "  secret TEXT NOT NULL,\n"
+    "  min_severity INTEGER NOT NULL DEFAULT 1,\n"
+    "  enabled INTEGER NOT NULL DEFAULT 1,\n"
+    "  created_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE webhook_deliveries(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  webhook_id INTEGER NOT NULL,\n"
+    "  event TEXT NOT NULL,\n"
+    "  alert_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  payload TEXT NOT NULL,\n"
+    "  state INTEGER NOT NULL DEFAULT 0,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_attempt_us INTEGER NOT NULL,\n"
+    "  expires_us INTEGER NOT NULL,\n"
+    "  last_error TEXT NOT NULL DEFAULT '',\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  updated_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX webhook_deliveries_state ON webhook_deliveries(state, next_attempt_us);\n";
+
 const struct store_migration store_sqlite_migrations[] = {
     {1, "initial schema: patients, devices, assignments, obs_codes, obs, obs_latest", schema_v1},
     {2, "device presence: connected_us, disconnected_us, rssi_dbm", schema_v2},
     {3, "device events and the command queue", schema_v3},
+    {4, "rules and alerts: settings, alerts, transitions, actions, webhooks", schema_v4},
 };
 
 const size_t store_sqlite_n_migrations =
