@@ -343,6 +343,40 @@ static const struct obs_code code_table[OBS_CODE__COUNT] = {
             .max = 200,
             .is_vital_sign = false, /* a derived fitness summary, not a measured vital sign */
         },
+    /* NEWS2's two observed (not measured) parameters, so that a nurse's entry or a bedside
+     * monitor's record reaches the rules like any reading. */
+    [OBS_CODE_CONSCIOUSNESS] =
+        {
+            .id = OBS_CODE_CONSCIOUSNESS,
+            .loinc = "67775-7",
+            .display = "Level of responsiveness",
+            .ucum = "{ACVPU}",
+            .unit_label = "ACVPU",
+            .senml_name = "acvpu",
+            .senml_alias = NULL,
+            .mdc = 0,
+            .mdc_ref = NULL,
+            /* Coded 1 Alert, 2 new Confusion, 3 Voice, 4 Pain, 5 Unresponsive. */
+            .min = 1,
+            .max = 5,
+            .is_vital_sign = false,
+        },
+    [OBS_CODE_O2_FLOW] =
+        {
+            .id = OBS_CODE_O2_FLOW,
+            .loinc = "3151-8",
+            .display = "Inhaled oxygen flow rate",
+            .ucum = "L/min",
+            .unit_label = "L/min",
+            .senml_name = "o2_flow",
+            .senml_alias = "o2",
+            .mdc = 0,
+            .mdc_ref = NULL,
+            /* 0 is room air (NEWS2 "air"); high-flow nasal oxygen reaches 60 L/min. */
+            .min = 0,
+            .max = 60,
+            .is_vital_sign = false,
+        },
 };
 
 /* Alternative LOINC codes that identify the same quantity in the same canonical unit. */

@@ -36,6 +36,8 @@ enum obs_code_id {
     OBS_CODE_SLEEP = 18,              /* 93832-4 h */
     OBS_CODE_PERFUSION_INDEX = 19,    /* 61006-3 % */
     OBS_CODE_HEART_RATE_RESTING = 20, /* 40443-4 /min */
+    OBS_CODE_CONSCIOUSNESS = 21,      /* 67775-7 {ACVPU}: 1 A, 2 C (new confusion), 3 V, 4 P, 5 U */
+    OBS_CODE_O2_FLOW = 22,            /* 3151-8 L/min: supplemental oxygen, 0 = room air */
     OBS_CODE__COUNT
 };
 

@@ -111,6 +111,11 @@ static const struct unit_def unit_table[] = {
 
     /* BMI: kg/m2 is not a SenML unit (REFERENCE 3.4 computes BMI server-side). */
     {"kg/m2", "kg/m2", 0, 1, 1, NS},
+
+    /* NEWS2 consciousness (coded, no SenML unit) and oxygen flow. */
+    {"{ACVPU}", "{ACVPU}", 0, 1, 1, NS},
+    {"L/min", "L/min", 0, 1, 1, NS},
+    {"L/min", "l/min", 0, 1, 1, NS},
 };
 
 #undef NS

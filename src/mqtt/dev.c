@@ -17,17 +17,17 @@
 
 struct mqtt__dev *mqtt__dev_get(struct mqtt_server *srv, int64_t device_id)
 {
-    return mqtt__idmap_get(&srv->devs, device_id);
+    return hx_idmap_get(&srv->devs, device_id);
 }
 
 struct mqtt__dev *mqtt__dev_get_or_add(struct mqtt_server *srv, int64_t device_id)
 {
-    struct mqtt__dev *d = mqtt__idmap_get(&srv->devs, device_id);
+    struct mqtt__dev *d = hx_idmap_get(&srv->devs, device_id);
     if (!d) {
         d = hx_xcalloc(1, sizeof(*d));
         d->device_id = device_id;
         d->next_packet_id = 1;
-        mqtt__idmap_put(&srv->devs, device_id, d);
+        hx_idmap_put(&srv->devs, device_id, d);
     }
     return d;
 }
@@ -142,5 +142,5 @@ void mqtt__dev_free_all(struct mqtt_server *srv)
         mqtt__out_free(d->retained);
         free(d);
     }
-    mqtt__idmap_release(&srv->devs);
+    hx_idmap_release(&srv->devs);
 }

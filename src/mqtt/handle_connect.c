@@ -133,14 +133,14 @@ int mqtt__handle_connect(struct mqtt_session *s, const struct mqtt_frame *f)
                       who);
     /* MQTT-3.1.4-2 (5.0: reason 0x8E): a device connected twice keeps only its newest
      * connection. */
-    struct mqtt_session *old = mqtt__idmap_get(&s->srv->live, s->device_id);
+    struct mqtt_session *old = hx_idmap_get(&s->srv->live, s->device_id);
     if (old && old != s) {
         s->srv->stats.takeovers++;
         log_info(&old->lc, "mqtt", "session taken over by a new connection", "new_conn=%llu",
                  (unsigned long long)s->lc.conn);
         mqtt__session_close(old, MQTT_RC_SESSION_TAKEN_OVER);
     }
-    mqtt__idmap_put(&s->srv->live, s->device_id, s);
+    hx_idmap_put(&s->srv->live, s->device_id, s);
     s->state = MQTT__CONNECTED;
     info.session_present = mqtt__dev_connect(s, c.clean_start, persistent, expiry);
     if (will)

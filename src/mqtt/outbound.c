@@ -22,7 +22,7 @@ void mqtt__out_free(struct mqtt__out *o)
 
 static struct mqtt_session *live_session(struct mqtt_server *srv, const struct mqtt__dev *d)
 {
-    struct mqtt_session *s = mqtt__idmap_get(&srv->live, d->device_id);
+    struct mqtt_session *s = hx_idmap_get(&srv->live, d->device_id);
     return s && s->state == MQTT__CONNECTED ? s : NULL;
 }
 

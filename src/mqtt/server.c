@@ -139,7 +139,7 @@ void mqtt_server_free(struct mqtt_server *srv)
     if (!srv)
         return;
     net_tls_free(srv->tls_ctx);
-    mqtt__idmap_release(&srv->live);
+    hx_idmap_release(&srv->live);
     mqtt__dev_free_all(srv);
     mqtt__cmds_free(srv);
     free(srv->recs);

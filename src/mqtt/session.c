@@ -416,7 +416,7 @@ static void on_close(struct net_conn *c, void *user, int status)
                  status == 0 ? "ok" : hx_strerror(status), s->n_acks);
     /* It had connected and was not taken over by a newer connection of the same device:
      * persisted as the device's disconnect time. */
-    if (s->device_id && mqtt__idmap_del(&s->srv->live, s->device_id, s)) {
+    if (s->device_id && hx_idmap_del(&s->srv->live, s->device_id, s)) {
         reg_note_disconnect(s->srv->reg, s->device_id, hx_time_now_us());
         mqtt__dev_disconnected(s);
     }

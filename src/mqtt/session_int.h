@@ -6,6 +6,7 @@
 #ifndef MEDHUB_MQTT_SESSION_INT_H
 #define MEDHUB_MQTT_SESSION_INT_H
 
+#include "core/idmap.h"
 #include "core/log.h"
 #include "domain/model.h"
 #include "ingest/pipeline.h"
@@ -40,13 +41,6 @@
 /* Returned by a handler after it closed the connection. */
 #define MQTT__RC_CLOSED 2
 
-/* Internal device id -> pointer (idmap.c). */
-struct mqtt__idmap {
-    int64_t *ids; /* keys, cap entries */
-    void **vals;  /* values, cap entries; NULL = empty slot */
-    uint32_t cap; /* power of two, or 0 before the first put */
-    uint32_t n;   /* entries */
-};
 
 /* Topic Alias Maximum we advertise (5.0 §3.2.2.3.8): aliases 1..N per connection. */
 #define MQTT_TOPIC_ALIAS_MAX 8
@@ -152,8 +146,8 @@ struct mqtt_server {
     struct obs *obs;             /* max_recs observations */
     struct senml_event *events;  /* max_recs events */
     struct mqtt_stats stats;     /* counters */
-    struct mqtt__idmap live;     /* connected sessions by device, for takeover */
-    struct mqtt__idmap devs;     /* struct mqtt__dev by device */
+    struct hx_idmap live;     /* connected sessions by device, for takeover */
+    struct hx_idmap devs;     /* struct mqtt__dev by device */
     struct mqtt__cmds *cmds;     /* the command poller (commands.c) */
 };
 
@@ -211,12 +205,6 @@ struct mqtt_session {
     uint32_t n_rel;                 /* entries in rel */
 };
 
-/* idmap.c: get returns NULL when id has no entry; del removes the entry only while it still
- * maps to v and says whether it did. */
-void *mqtt__idmap_get(const struct mqtt__idmap *t, int64_t id);
-void mqtt__idmap_put(struct mqtt__idmap *t, int64_t id, void *v);
-bool mqtt__idmap_del(struct mqtt__idmap *t, int64_t id, const void *v);
-void mqtt__idmap_release(struct mqtt__idmap *t);
 
 /* The leaf of topic t if it is one of device uid's publish topics, else MQTT__LEAF_NONE. */
 enum mqtt__leaf mqtt__topic_leaf(const char *uid, struct slice t);

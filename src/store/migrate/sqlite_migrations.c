@@ -152,6 +152,8 @@ static const char schema_v3[] = "CREATE TABLE events(\n"
  *   webhook_deliveries: one row per (webhook, notification); attempts counted, state 0
  *     pending, 1 delivered, 2 dead (the dead-letter list). */
 static const char schema_v4[] =
+    "INSERT INTO obs_codes(id, loinc, ucum) VALUES (21, '67775-7', '{ACVPU}'),"
+    " (22, '3151-8', 'L/min');\n"
     "CREATE TABLE rule_settings(\n"
     "  scope TEXT NOT NULL,\n"
     "  scope_id TEXT NOT NULL,\n"

@@ -1,35 +1,33 @@
 /*
- * A map from internal device id to a pointer, used for the connected sessions (session
- * takeover, MQTT-3.1.4-2: a second CONNECT for a device closes the first connection) and for
- * the per-device state that outlives connections (dev.c). Open addressing with linear probing
- * and backward-shift deletion; grows at 50 % load. Layer: mqtt (session layer). Thread: loop.
+ * A map from a 64-bit id (device, patient, alert) to a pointer. Open addressing with linear
+ * probing and backward-shift deletion; grows at 50 % load. Thread: one at a time.
  */
 #include "core/mem.h"
-#include "mqtt/session_int.h"
+#include "core/idmap.h"
 
 #include <string.h>
 
-static uint32_t slot_of(const struct mqtt__idmap *t, int64_t id)
+static uint32_t slot_of(const struct hx_idmap *t, int64_t id)
 {
     uint64_t h = (uint64_t)id * UINT64_C(0x9E3779B97F4A7C15); /* Fibonacci hashing */
     return (uint32_t)(h >> 32) & (t->cap - 1);
 }
 
-static void grow(struct mqtt__idmap *t)
+static void grow(struct hx_idmap *t)
 {
-    struct mqtt__idmap old = *t;
+    struct hx_idmap old = *t;
     t->cap = old.cap ? old.cap * 2 : 64;
     t->n = 0;
     t->ids = hx_xcalloc(t->cap, sizeof(*t->ids));
     t->vals = hx_xcalloc(t->cap, sizeof(*t->vals));
     for (uint32_t i = 0; i < old.cap; i++)
         if (old.vals[i])
-            mqtt__idmap_put(t, old.ids[i], old.vals[i]);
+            hx_idmap_put(t, old.ids[i], old.vals[i]);
     free(old.ids);
     free(old.vals);
 }
 
-void *mqtt__idmap_get(const struct mqtt__idmap *t, int64_t id)
+void *hx_idmap_get(const struct hx_idmap *t, int64_t id)
 {
     if (!t->cap)
         return NULL;
@@ -41,7 +39,7 @@ void *mqtt__idmap_get(const struct mqtt__idmap *t, int64_t id)
     }
 }
 
-void mqtt__idmap_put(struct mqtt__idmap *t, int64_t id, void *v)
+void hx_idmap_put(struct hx_idmap *t, int64_t id, void *v)
 {
     if ((t->n + 1) * 2 > t->cap)
         grow(t);
@@ -54,7 +52,7 @@ void mqtt__idmap_put(struct mqtt__idmap *t, int64_t id, void *v)
     t->vals[i] = v;
 }
 
-bool mqtt__idmap_del(struct mqtt__idmap *t, int64_t id, const void *v)
+bool hx_idmap_del(struct hx_idmap *t, int64_t id, const void *v)
 {
     if (!t->cap)
         return false;
@@ -79,7 +77,7 @@ bool mqtt__idmap_del(struct mqtt__idmap *t, int64_t id, const void *v)
     return true;
 }
 
-void mqtt__idmap_release(struct mqtt__idmap *t)
+void hx_idmap_release(struct hx_idmap *t)
 {
     HX_FREE(t->ids);
     HX_FREE(t->vals);
