@@ -164,7 +164,7 @@ static int handle_events(struct mqtt_session *s, const struct mqtt_publish *p, s
         hx_time_format_rfc3339(s->srv->events[i].time_us, when, sizeof(when));
         /* The event's text may be PHI (a medication label): log the type and time only. */
         log_info(&s->lc, "mqtt", "device event", "event=%s at=%s",
-                 senml_event_name(s->srv->events[i].type), when);
+                 dev_event_name(s->srv->events[i].type), when);
     }
     return p->qos ? mqtt__ack_now(s, p->packet_id, p->qos, MQTT_RC_SUCCESS, NULL) : 0;
 }

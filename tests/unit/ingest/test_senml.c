@@ -599,18 +599,18 @@ static void test_senml_events_ok(void **state)
             &n),
         0);
     assert_int_equal(n, 4);
-    assert_int_equal(events[0].type, SENML_EVENT_PILL_TAKEN);
+    assert_int_equal(events[0].type, DEV_EVENT_PILL_TAKEN);
     assert_true(events[0].has_text);
     assert_string_equal(events[0].text, "am-dose");
     assert_int_equal(events[0].time_us, NOW - 30 * SEC);
-    assert_int_equal(events[1].type, SENML_EVENT_BUTTON);
+    assert_int_equal(events[1].type, DEV_EVENT_BUTTON);
     assert_string_equal(events[1].text, "sos");
-    assert_int_equal(events[2].type, SENML_EVENT_FALL);
+    assert_int_equal(events[2].type, DEV_EVENT_FALL);
     assert_false(events[2].has_text);
     assert_true(events[2].flag);
-    assert_int_equal(events[3].type, SENML_EVENT_DOSE_MISSED);
-    assert_string_equal(senml_event_name(SENML_EVENT_FALL), "fall");
-    assert_string_equal(senml_event_name(0), "unknown");
+    assert_int_equal(events[3].type, DEV_EVENT_DOSE_MISSED);
+    assert_string_equal(dev_event_name(DEV_EVENT_FALL), "fall");
+    assert_string_equal(dev_event_name(0), "unknown");
 }
 
 static void test_senml_events_errors(void **state)
