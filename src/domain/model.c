@@ -79,6 +79,8 @@ const char *dev_event_name(enum dev_event_type t)
         return "button";
     case DEV_EVENT_FALL:
         return "fall";
+    case DEV_EVENT_CONNECTION_LOST:
+        return "connection_lost";
     }
     return "unknown";
 }

@@ -82,9 +82,12 @@ enum dev_event_type {
     DEV_EVENT_DOSE_MISSED = 2, /* "dose_missed": flag, or text = schedule label */
     DEV_EVENT_BUTTON = 3,      /* "button": text = button id ("sos", "call"), or flag */
     DEV_EVENT_FALL = 4,        /* "fall": flag only (true detected, false cleared) */
+    /* "connection_lost": flag (true = the device lost its connection), or text = cause;
+     * meant as a device's MQTT Will message, see docs/senml.md. */
+    DEV_EVENT_CONNECTION_LOST = 5,
 };
 /* Highest enum dev_event_type value. */
-#define DEV_EVENT_TYPE_MAX DEV_EVENT_FALL
+#define DEV_EVENT_TYPE_MAX DEV_EVENT_CONNECTION_LOST
 /* Event text buffer: 1..63 printable ASCII bytes plus NUL. */
 #define DEV_EVENT_TEXT_MAX 64
 

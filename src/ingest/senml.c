@@ -614,10 +614,8 @@ static const struct {
     enum dev_event_type type;
     bool text_ok; /* vs accepted besides vb */
 } event_table[] = {
-    {DEV_EVENT_PILL_TAKEN, true},
-    {DEV_EVENT_DOSE_MISSED, true},
-    {DEV_EVENT_BUTTON, true},
-    {DEV_EVENT_FALL, false},
+    {DEV_EVENT_PILL_TAKEN, true}, {DEV_EVENT_DOSE_MISSED, true},     {DEV_EVENT_BUTTON, true},
+    {DEV_EVENT_FALL, false},      {DEV_EVENT_CONNECTION_LOST, true},
 };
 
 int senml_to_events(const struct senml_record *recs, size_t n, int64_t now_us,

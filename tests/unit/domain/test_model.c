@@ -59,6 +59,8 @@ static void test_model_dev_event_names(void **state)
     assert_string_equal(dev_event_name(DEV_EVENT_DOSE_MISSED), "dose_missed");
     assert_string_equal(dev_event_name(DEV_EVENT_BUTTON), "button");
     assert_string_equal(dev_event_name(DEV_EVENT_FALL), "fall");
+    assert_string_equal(dev_event_name(DEV_EVENT_CONNECTION_LOST), "connection_lost");
+    assert_int_equal(DEV_EVENT_CONNECTION_LOST, 5); /* persisted: never renumber */
     assert_string_equal(dev_event_name((enum dev_event_type)0), "unknown");
     assert_string_equal(dev_event_name((enum dev_event_type)(DEV_EVENT_TYPE_MAX + 1)), "unknown");
     assert_false(dev_event_type_is_valid(0));
