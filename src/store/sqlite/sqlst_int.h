@@ -43,6 +43,10 @@ enum sqlst_stmt_id {
     SQLST_OBS_RANGE_ALL,
     SQLST_OBS_DOWNSAMPLE,
     SQLST_OBS_COUNT,
+    SQLST_EVENT_INSERT,
+    SQLST_EVENT_LIST_ALL,
+    SQLST_EVENT_LIST_DEVICE,
+    SQLST_EVENT_LIST_PATIENT,
     SQLST__COUNT
 };
 
@@ -94,6 +98,8 @@ extern const struct sqlst_sql sqlst__sql_device[];
 extern const size_t sqlst__n_sql_device;
 extern const struct sqlst_sql sqlst__sql_obs[];
 extern const size_t sqlst__n_sql_obs;
+extern const struct sqlst_sql sqlst__sql_event[];
+extern const size_t sqlst__n_sql_event;
 
 static inline struct sqlst *sqlst__from(struct store *st)
 {
@@ -145,5 +151,10 @@ int sqlst__obs_range(struct store *st, int64_t patient_id, int code, int64_t sin
 int sqlst__obs_downsample(struct store *st, int64_t patient_id, int code, int64_t since_us,
                           int64_t until_us, size_t n_buckets, struct obs_bucket *out);
 int sqlst__obs_count(struct store *st, int64_t *out);
+
+int sqlst__event_put_batch(struct store *st, const struct dev_event *ev, size_t n,
+                           size_t *n_inserted);
+int sqlst__event_list(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
+                      int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
 
 #endif
