@@ -618,6 +618,11 @@ static const struct {
     {DEV_EVENT_FALL, false},      {DEV_EVENT_CONNECTION_LOST, true},
 };
 
+const char *senml_event_name(enum dev_event_type type)
+{
+    return dev_event_name(type);
+}
+
 int senml_to_events(const struct senml_record *recs, size_t n, int64_t now_us,
                     struct senml_event *out, size_t *n_out, struct senml_error *err)
 {

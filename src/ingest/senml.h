@@ -169,6 +169,10 @@ struct senml_event {
     char text[SENML_EVENT_TEXT_MAX]; /* vs when has_text: 1..63 printable ASCII, may be PHI */
 };
 
+/* The same as dev_event_name ("pill_taken", "unknown" for other values), for callers written
+ * before the event types moved to the domain. */
+const char *senml_event_name(enum dev_event_type type);
+
 /* Normalizes event records: the name (after any device prefix) must be the dev_event_name of
  * an enum dev_event_type, the value vs or vb as documented there (fall takes vb only), and
  * the time no more than SENML_MAX_FUTURE_US ahead of now_us. out must have room for n

@@ -635,6 +635,8 @@ static void test_senml_events_connection_lost(void **state)
     assert_string_equal(
         err.reason, "record 0: event connection_lost needs a string (vs) or boolean (vb) value");
     assert_string_equal(dev_event_name(DEV_EVENT_CONNECTION_LOST), "connection_lost");
+    assert_string_equal(senml_event_name(DEV_EVENT_CONNECTION_LOST), "connection_lost");
+    assert_string_equal(senml_event_name((enum dev_event_type)0), "unknown");
 }
 
 static void test_senml_events_errors(void **state)
