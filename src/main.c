@@ -27,6 +27,7 @@ static const struct cli_command commands[] = {
     {"patient", "add, list and show patients", cmd_patient},
     {"device", "enrol, list, assign and disable devices", cmd_device},
     {"obs", "query (and add) observations", cmd_obs},
+    {"event", "list device events (pill taken, falls, buttons)", cmd_event},
     {"codes", "list the observation codes medhub understands", cmd_codes},
     {"news2", "score a set of observations with NEWS2", cmd_news2},
     {"config", "check and print configuration; key reference", cmd_config},

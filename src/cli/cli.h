@@ -115,6 +115,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_patient(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_obs(int argc, char **argv);
+int cmd_event(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_codes(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -1,7 +1,7 @@
 /*
- * Domain records: the device kind list, status names and the validators for user-facing
- * identifiers (MRN, device uid, birth date). Inputs here are NUL-terminated strings that the
- * caller already copied out of the wire, so bounded str* use is fine.
+ * Domain records: the device kind list, status and event type names, and the validators
+ * for user-facing identifiers (MRN, device uid, birth date). Inputs here are NUL-terminated
+ * strings that the caller already copied out of the wire, so bounded str* use is fine.
  * Layer: domain (pure, no I/O). Thread: any; all tables are const.
  */
 #include "domain/model.h"
@@ -66,6 +66,28 @@ int dev_status_parse(const char *s, enum dev_status *out)
         }
     }
     return HX_EINVAL;
+}
+
+const char *dev_event_name(enum dev_event_type t)
+{
+    switch (t) {
+    case DEV_EVENT_PILL_TAKEN:
+        return "pill_taken";
+    case DEV_EVENT_DOSE_MISSED:
+        return "dose_missed";
+    case DEV_EVENT_BUTTON:
+        return "button";
+    case DEV_EVENT_FALL:
+        return "fall";
+    case DEV_EVENT_CONNECTION_LOST:
+        return "connection_lost";
+    }
+    return "unknown";
+}
+
+bool dev_event_type_is_valid(int t)
+{
+    return t >= DEV_EVENT_PILL_TAKEN && t <= DEV_EVENT_TYPE_MAX;
 }
 
 /* FHIR R4 Observation.status (value set observation-status). */

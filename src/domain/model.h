@@ -1,7 +1,7 @@
 /*
- * Domain records: patient, device, device-to-patient assignment and observation. Plain
- * structs with fixed-size text fields so they can be copied across threads without
- * ownership questions. Pure, no I/O. Thread: any.
+ * Domain records: patient, device, device-to-patient assignment, observation and device
+ * event. Plain structs with fixed-size text fields so they can be copied across threads
+ * without ownership questions. Pure, no I/O. Thread: any.
  */
 #ifndef MEDHUB_DOMAIN_MODEL_H
 #define MEDHUB_DOMAIN_MODEL_H
@@ -75,6 +75,34 @@ struct obs {
     uint8_t status;       /* enum obs_status */
 };
 
+/* What a device reported happening (events topic). The numbers are persisted (events.type):
+ * never renumber. */
+enum dev_event_type {
+    DEV_EVENT_PILL_TAKEN = 1,  /* "pill_taken": flag, or text = compartment/medication */
+    DEV_EVENT_DOSE_MISSED = 2, /* "dose_missed": flag, or text = schedule label */
+    DEV_EVENT_BUTTON = 3,      /* "button": text = button id ("sos", "call"), or flag */
+    DEV_EVENT_FALL = 4,        /* "fall": flag only (true detected, false cleared) */
+    /* "connection_lost": flag (true = the device lost its connection), or text = cause;
+     * meant as a device's MQTT Will message, see docs/senml.md. */
+    DEV_EVENT_CONNECTION_LOST = 5,
+};
+/* Highest enum dev_event_type value. */
+#define DEV_EVENT_TYPE_MAX DEV_EVENT_CONNECTION_LOST
+/* Event text buffer: 1..63 printable ASCII bytes plus NUL. */
+#define DEV_EVENT_TEXT_MAX 64
+
+/* One device event, attributed like an observation. Stored once per (device, type, time). */
+struct dev_event {
+    int64_t device_id;             /* internal device id */
+    int64_t patient_id;            /* patient assigned at time_us, 0 when unassigned */
+    int64_t time_us;               /* when it happened */
+    int64_t received_us;           /* when medhub received it */
+    enum dev_event_type type;      /* which event */
+    bool has_text;                 /* the value is text, else flag */
+    bool flag;                     /* the boolean value when !has_text */
+    char text[DEV_EVENT_TEXT_MAX]; /* the text value when has_text (may be PHI: never log it) */
+};
+
 /* Device kinds, NULL-terminated. */
 extern const char *const dev_kind_names[];
 /* True when kind is exactly one of dev_kind_names (case-sensitive); false for NULL. */
@@ -84,6 +112,10 @@ const char *dev_status_name(enum dev_status s);
 /* Exact, case-sensitive inverse of dev_status_name. OUT: *out, untouched on error.
  * Returns 0 or HX_EINVAL (also for NULL s). */
 int dev_status_parse(const char *s, enum dev_status *out);
+/* Static name of an event type ("pill_taken"); "unknown" for an out-of-range value. */
+const char *dev_event_name(enum dev_event_type t);
+/* True for the values of enum dev_event_type. */
+bool dev_event_type_is_valid(int t);
 /* FHIR R4 Observation.status code ("final", "preliminary", "amended", "entered-in-error");
  * "unknown" for an out-of-range value. */
 const char *obs_status_name(enum obs_status s);

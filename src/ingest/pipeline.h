@@ -7,22 +7,33 @@
  * may the front end acknowledge the device (STYLE.md 6). Rules and live fan-out hook in here
  * later.
  *
- * Backpressure: when the writer's queue is full ingest_submit returns -EAGAIN; the front end
- * stops reading from its source and registers an ingest_waiter, which is called once after
- * the next completion frees space.
+ * Device events take the same shape through ingest_submit_events: attributed the same way,
+ * then written by the pipeline's event writer, a libuv worker with its own store connection
+ * (one transaction per job, one job at a time), and called back in submit order once durable.
+ *
+ * Backpressure: when the writer's queue (or the event queue) is full ingest_submit
+ * (ingest_submit_events) returns -EAGAIN; the front end stops reading from its source and
+ * registers an ingest_waiter, which is called once after a later completion frees space.
  * Thread: loop, every function.
  */
 #ifndef MEDHUB_INGEST_PIPELINE_H
 #define MEDHUB_INGEST_PIPELINE_H
 
+#include "core/cfg.h"
 #include "domain/model.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
+
+/* Events accepted and not yet called back, at most (the event writer's queue is the smaller
+ * of this and storage.queue_max). */
+#define INGEST_EVENTS_QUEUE_MAX 4096
 
 struct ingest;
 struct registry;
+struct senml_event;
 struct store_writer;
 
 /* Completion of one submitted message, on the loop thread. status 0: durable; negative:
@@ -50,11 +61,27 @@ struct ingest_stats {
     uint64_t rejected;     /* submits refused otherwise (unknown device, too big, ...) */
     uint64_t unassigned;   /* observations stored with patient 0 (device unassigned) */
     uint32_t in_flight;    /* messages submitted and not yet completed */
+    /* Device events (ingest_submit_events). backpressure and rejected count them too. */
+    uint64_t event_messages;    /* event messages accepted */
+    uint64_t events;            /* events in them */
+    uint64_t events_stored;     /* events committed as new rows */
+    uint64_t events_duplicate;  /* events committed that were already stored (redeliveries) */
+    uint64_t events_failed;     /* events whose transaction failed */
+    uint64_t events_unassigned; /* events attributed to patient 0 (device unassigned) */
+    uint32_t events_queued;     /* events accepted and not yet called back */
 };
 
-/* OUT: *out returns owned (free with ingest_free once every completion has run, i.e. after
- * store_writer_stop). writer and reg are borrowed and must outlive the pipeline. */
-void ingest_new(struct ingest **out, struct store_writer *writer, struct registry *reg);
+/* OUT: *out returns owned. loop, writer and reg are borrowed and must outlive the pipeline;
+ * cfg is copied (the event writer opens its own connection from it, on its first job).
+ * Free with ingest_free once every completion has run: after store_writer_stop, and after
+ * the loop ran to completion (event jobs are libuv work requests). */
+void ingest_new(struct ingest **out, uv_loop_t *loop, const struct cfg_store *cfg,
+                struct store_writer *writer, struct registry *reg);
+/* Stops accepting: later ingest_submit and ingest_submit_events calls return HX_ESHUTDOWN.
+ * Events already submitted are still written, and their callbacks run while the loop runs
+ * (durable, or failed: a job waiting out a full disk tries once more, then fails with
+ * HX_EFULL); nothing waits forever. Call at shutdown before store_writer_stop. */
+void ingest_stop(struct ingest *ig);
 void ingest_free(struct ingest *ig);
 
 /*
@@ -68,6 +95,21 @@ void ingest_free(struct ingest *ig);
  */
 int ingest_submit(struct ingest *ig, int64_t device_id, struct obs *obs, size_t n, int64_t now_us,
                   ingest_done_fn *cb, void *arg);
+
+/*
+ * Attributes ev[0..n) like ingest_submit (device device_id, the patient assigned at each
+ * event's time_us, 0 when unassigned; received now_us), copies them (ev is borrowed for the
+ * call) and queues them with the event writer as ONE request: stored whole or not at all.
+ * cb (required) runs later on the loop, in submit order among event requests, with 0 once
+ * every event is durable (a redelivered event already stored counts as durable) or the
+ * error that rolled its transaction back (HX_EFULL only at shutdown, HX_EREADONLY, HX_EBUSY,
+ * HX_ESTORE, HX_ECORRUPT...). Returns 0; -EAGAIN (event queue full: register a waiter and
+ * retry); HX_ENOTFOUND (device not in the registry); HX_ETOOBIG (more events than the
+ * queue holds); HX_EINVAL (n is 0 or a type is not an enum dev_event_type); HX_ESHUTDOWN.
+ * If it returns an error, cb never runs.
+ */
+int ingest_submit_events(struct ingest *ig, int64_t device_id, const struct senml_event *ev,
+                         size_t n, int64_t now_us, ingest_done_fn *cb, void *arg);
 
 /* Links w (cb/arg set by the caller) until the next completion of any pipeline request; a
  * no-op if already linked. Call it right after an -EAGAIN (the full queue guarantees that a

@@ -608,24 +608,19 @@ int senml_to_status(const struct senml_record *recs, size_t n, struct dev_status
     return 0;
 }
 
+/* The events a device may report, and whether each takes text (vs) besides a flag (vb).
+ * Names come from the domain (dev_event_name). */
 static const struct {
-    const char *name;
-    enum senml_event_type type;
+    enum dev_event_type type;
     bool text_ok; /* vs accepted besides vb */
 } event_table[] = {
-    {"pill_taken", SENML_EVENT_PILL_TAKEN, true},
-    {"dose_missed", SENML_EVENT_DOSE_MISSED, true},
-    {"button", SENML_EVENT_BUTTON, true},
-    {"fall", SENML_EVENT_FALL, false},
+    {DEV_EVENT_PILL_TAKEN, true}, {DEV_EVENT_DOSE_MISSED, true},     {DEV_EVENT_BUTTON, true},
+    {DEV_EVENT_FALL, false},      {DEV_EVENT_CONNECTION_LOST, true},
 };
 
-const char *senml_event_name(enum senml_event_type type)
+const char *senml_event_name(enum dev_event_type type)
 {
-    for (size_t i = 0; i < sizeof(event_table) / sizeof(event_table[0]); i++) {
-        if (event_table[i].type == type)
-            return event_table[i].name;
-    }
-    return "unknown";
+    return dev_event_name(type);
 }
 
 int senml_to_events(const struct senml_record *recs, size_t n, int64_t now_us,
@@ -639,7 +634,7 @@ int senml_to_events(const struct senml_record *recs, size_t n, int64_t now_us,
         size_t k;
 
         for (k = 0; k < sizeof(event_table) / sizeof(event_table[0]); k++) {
-            if (slice_eq_cstr(name, event_table[k].name))
+            if (slice_eq_cstr(name, dev_event_name(event_table[k].type)))
                 break;
         }
         if (k == sizeof(event_table) / sizeof(event_table[0])) {
@@ -648,7 +643,7 @@ int senml_to_events(const struct senml_record *recs, size_t n, int64_t now_us,
             return senml__fail(err, idx, HX_EUNKNOWN_CODE, "record %d: unknown event name '%s'",
                                idx, q);
         }
-        const char *ev = event_table[k].name;
+        const char *ev = dev_event_name(event_table[k].type);
         struct senml_event e;
         memset(&e, 0, sizeof(e));
         e.type = event_table[k].type;

@@ -156,28 +156,25 @@ struct dev_status_update {
 int senml_to_status(const struct senml_record *recs, size_t n, struct dev_status_update *out,
                     struct senml_error *err);
 
-enum senml_event_type {
-    SENML_EVENT_PILL_TAKEN = 1,  /* "pill_taken": vb, or vs = compartment/medication label */
-    SENML_EVENT_DOSE_MISSED = 2, /* "dose_missed": vb, or vs = schedule label */
-    SENML_EVENT_BUTTON = 3,      /* "button": vs = button id ("sos", "call"), or vb */
-    SENML_EVENT_FALL = 4,        /* "fall": vb (true detected, false cleared) */
-};
+/* Event text: 1..63 printable ASCII bytes plus NUL (the domain record's size). */
+#define SENML_EVENT_TEXT_MAX DEV_EVENT_TEXT_MAX
 
-#define SENML_EVENT_TEXT_MAX 64
-
+/* One normalized event record; the type numbering and names are the domain's
+ * (enum dev_event_type, dev_event_name). */
 struct senml_event {
-    enum senml_event_type type;      /* which event */
+    enum dev_event_type type;        /* which event */
     int64_t time_us;                 /* when it happened */
     bool has_text;                   /* value was vs (text), else vb (flag) */
     bool flag;                       /* vb when !has_text */
     char text[SENML_EVENT_TEXT_MAX]; /* vs when has_text: 1..63 printable ASCII, may be PHI */
 };
 
-/* Static name of an event type ("pill_taken"), "unknown" for other values. */
-const char *senml_event_name(enum senml_event_type type);
+/* The same as dev_event_name ("pill_taken", "unknown" for other values), for callers written
+ * before the event types moved to the domain. */
+const char *senml_event_name(enum dev_event_type type);
 
-/* Normalizes event records: the name (after any device prefix) must be one of
- * enum senml_event_type, the value vs or vb as documented there (fall takes vb only), and
+/* Normalizes event records: the name (after any device prefix) must be the dev_event_name of
+ * an enum dev_event_type, the value vs or vb as documented there (fall takes vb only), and
  * the time no more than SENML_MAX_FUTURE_US ahead of now_us. out must have room for n
  * entries. The whole pack is rejected on the first bad record (*n_out is then 0).
  * Returns 0, HX_EUNKNOWN_CODE, HX_ERANGE or HX_EMALFORMED. Thread: any. */

@@ -2,10 +2,10 @@
  * PUBLISH from a device: v5 property checks (Topic Alias, Retain), the topic ACL (a device
  * publishes only to medhub/v1/devices/{its id}/telemetry|status|events), flow control
  * (Receive Maximum), QoS 2 Method B duplicate detection, SenML decoding and normalization,
- * then telemetry into the ingest pipeline with the PUBACK/PUBREC held until it is durable.
- * Status updates go to the registry, which persists them on a worker; events are logged (not
- * stored yet). The RETAIN flag is accepted and has no further effect: nothing may subscribe
- * to a device's publish topics, so there is no one to retain a message for.
+ * then telemetry and device events into the ingest pipeline with the PUBACK/PUBREC held until
+ * they are durable. Status updates go to the registry, which persists them on a worker. The
+ * RETAIN flag is accepted and has no further effect: nothing may subscribe to a device's
+ * publish topics, so there is no one to retain a message for.
  * Layer: mqtt (front end). Thread: loop.
  */
 #include "core/err.h"
@@ -16,30 +16,32 @@
 
 #include <string.h>
 
-/* One telemetry message waiting for the store writer. */
+/* One telemetry or events message waiting for the store. */
 struct pub_req {
     struct mqtt_session *s; /* holds a reference */
     uint64_t seq;           /* ack FIFO slot, when qos > 0 */
     uint8_t qos;            /* of the PUBLISH */
     uint16_t packet_id;     /* of the PUBLISH */
-    uint32_t n_obs;         /* observations in the message (for logs) */
+    bool events;            /* device events (ingest_submit_events), else telemetry */
+    uint32_t n;             /* observations or events in the message (for logs) */
 };
 
 static void on_stored(void *arg, int status)
 {
     struct pub_req *r = arg;
     struct mqtt_session *s = r->s;
-    if (status == 0)
+    /* Telemetry counters; the pipeline counts events (events_stored, events_failed). */
+    if (!r->events && status == 0)
         s->srv->stats.stored++;
-    else
+    else if (!r->events)
         s->srv->stats.store_failed++;
     if (s->state == MQTT__CLOSED) {
         /* Tombstone: the connection is gone; the data is stored (or not) all the same, and
          * the device resends unacknowledged messages when it reconnects. */
         log_debug(&s->lc, "mqtt", "completion after close", "status=%d", status);
     } else if (status != 0) {
-        log_warn(&s->lc, "mqtt", "storing telemetry failed", "packet_id=%u qos=%u err=\"%s\"",
-                 r->packet_id, r->qos, hx_strerror(status));
+        log_warn(&s->lc, "mqtt", r->events ? "storing events failed" : "storing telemetry failed",
+                 "packet_id=%u qos=%u err=\"%s\"", r->packet_id, r->qos, hx_strerror(status));
         if (r->qos > 0) {
             bool v5 = s->version == MQTT_V5;
             mqtt__ack_complete(s, r->seq, MQTT_RC_UNSPECIFIED,
@@ -47,8 +49,9 @@ static void on_stored(void *arg, int status)
                                !v5);
         }
     } else {
-        log_debug(&s->lc, "mqtt", "telemetry durable", "packet_id=%u qos=%u obs=%u", r->packet_id,
-                  r->qos, r->n_obs);
+        log_debug(&s->lc, "mqtt", r->events ? "events durable" : "telemetry durable",
+                  "packet_id=%u qos=%u %s=%u", r->packet_id, r->qos, r->events ? "events" : "obs",
+                  r->n);
         if (r->qos > 0)
             mqtt__ack_complete(s, r->seq, MQTT_RC_SUCCESS, NULL, false);
     }
@@ -74,19 +77,40 @@ static int reject_payload(struct mqtt_session *s, const struct mqtt_publish *p,
     return mqtt__ack_now(s, p->packet_id, p->qos, MQTT_RC_SUCCESS, NULL);
 }
 
-static int submit_telemetry(struct mqtt_session *s, const struct mqtt_publish *p, size_t n_obs,
-                            int64_t now)
+/* The events of srv->events[0..n) on info lines: type and time only, since an event's text
+ * may be PHI (a medication label). */
+static void log_events(struct mqtt_session *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char when[40];
+        hx_time_format_rfc3339(s->srv->events[i].time_us, when, sizeof(when));
+        log_info(&s->lc, "mqtt", "device event", "event=%s at=%s",
+                 dev_event_name(s->srv->events[i].type), when);
+    }
+}
+
+/* Hands the message's n observations (srv->obs) or events (srv->events) to the pipeline with
+ * an ack slot reserved; on_stored sends the PUBACK/PUBREC once they are durable. */
+static int submit_message(struct mqtt_session *s, const struct mqtt_publish *p, bool events,
+                          size_t n, int64_t now)
 {
     struct mqtt_server *srv = s->srv;
     uint64_t seq = 0;
     if (p->qos > 0 && !mqtt__ack_push(s, p->packet_id, p->qos, &seq))
         return MQTT__RC_STALL;
     struct pub_req *r = hx_xmalloc(sizeof(*r));
-    *r = (struct pub_req){
-        .s = s, .seq = seq, .qos = p->qos, .packet_id = p->packet_id, .n_obs = (uint32_t)n_obs};
-    int rc = ingest_submit(srv->ig, s->device_id, srv->obs, n_obs, now, on_stored, r);
+    *r = (struct pub_req){.s = s,
+                          .seq = seq,
+                          .qos = p->qos,
+                          .packet_id = p->packet_id,
+                          .events = events,
+                          .n = (uint32_t)n};
+    int rc = events ? ingest_submit_events(srv->ig, s->device_id, srv->events, n, now, on_stored, r)
+                    : ingest_submit(srv->ig, s->device_id, srv->obs, n, now, on_stored, r);
     if (rc == 0) {
         s->refs++;
+        if (events)
+            log_events(s, n);
         return 0;
     }
     free(r);
@@ -108,8 +132,10 @@ static int submit_telemetry(struct mqtt_session *s, const struct mqtt_publish *p
         mqtt__session_close(s, MQTT_RC_NOT_AUTHORIZED);
         return MQTT__RC_CLOSED;
     }
-    log_warn(&s->lc, "mqtt", "closing connection: cannot submit telemetry", "err=\"%s\"",
-             hx_strerror(rc));
+    log_warn(&s->lc, "mqtt",
+             events ? "closing connection: cannot submit events"
+                    : "closing connection: cannot submit telemetry",
+             "err=\"%s\"", hx_strerror(rc));
     mqtt__session_close(s, rc == HX_ESHUTDOWN ? MQTT_RC_SERVER_SHUTTING_DOWN : MQTT_RC_UNSPECIFIED);
     return MQTT__RC_CLOSED;
 }
@@ -136,14 +162,12 @@ static int handle_events(struct mqtt_session *s, const struct mqtt_publish *p, s
     int rc = senml_to_events(s->srv->recs, n_recs, now, s->srv->events, &n_ev, &e);
     if (rc < 0)
         return reject_payload(s, p, &e, rc);
-    for (size_t i = 0; i < n_ev; i++) {
-        char when[40];
-        hx_time_format_rfc3339(s->srv->events[i].time_us, when, sizeof(when));
-        /* The event's text may be PHI (a medication label): log the type and time only. */
-        log_info(&s->lc, "mqtt", "device event", "event=%s at=%s",
-                 senml_event_name(s->srv->events[i].type), when);
+    if (n_ev == 0) {
+        snprintf(e.reason, sizeof(e.reason), "pack has no records");
+        snprintf(e.log_reason, sizeof(e.log_reason), "pack has no records");
+        return reject_payload(s, p, &e, HX_EMALFORMED);
     }
-    return p->qos ? mqtt__ack_now(s, p->packet_id, p->qos, MQTT_RC_SUCCESS, NULL) : 0;
+    return submit_message(s, p, true, n_ev, now);
 }
 
 /* 5.0 Topic Alias (§3.3.2.3.4): a topic with an alias sets it, an empty topic uses it. */
@@ -270,5 +294,5 @@ int mqtt__handle_publish(struct mqtt_session *s, const struct mqtt_publish *p)
     if (st.n_nonconformant)
         log_debug(&s->lc, "mqtt", "non-conformant units tolerated", "records=%zu",
                   st.n_nonconformant);
-    return submit_telemetry(s, p, n_obs, now);
+    return submit_message(s, p, false, n_obs, now);
 }

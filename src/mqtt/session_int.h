@@ -41,7 +41,6 @@
 /* Returned by a handler after it closed the connection. */
 #define MQTT__RC_CLOSED 2
 
-
 /* Topic Alias Maximum we advertise (5.0 §3.2.2.3.8): aliases 1..N per connection. */
 #define MQTT_TOPIC_ALIAS_MAX 8
 /* Longest session the server keeps for a disconnected device (3.1.1 Clean Session 0 has no
@@ -146,8 +145,8 @@ struct mqtt_server {
     struct obs *obs;             /* max_recs observations */
     struct senml_event *events;  /* max_recs events */
     struct mqtt_stats stats;     /* counters */
-    struct hx_idmap live;     /* connected sessions by device, for takeover */
-    struct hx_idmap devs;     /* struct mqtt__dev by device */
+    struct hx_idmap live;        /* connected sessions by device, for takeover */
+    struct hx_idmap devs;        /* struct mqtt__dev by device */
     struct mqtt__cmds *cmds;     /* the command poller (commands.c) */
 };
 
@@ -204,7 +203,6 @@ struct mqtt_session {
     uint16_t rel[MQTT_RECEIVE_MAX]; /* QoS 2 packet ids awaiting PUBREL (Method B) */
     uint32_t n_rel;                 /* entries in rel */
 };
-
 
 /* The leaf of topic t if it is one of device uid's publish topics, else MQTT__LEAF_NONE. */
 enum mqtt__leaf mqtt__topic_leaf(const char *uid, struct slice t);

@@ -120,10 +120,9 @@ void mqtt__will_publish(struct mqtt__will *w)
             reg_note_status(srv->reg, w->device_id, &u, now);
     } else if (rc == 0 && w->leaf == MQTT__LEAF_EVENTS) {
         size_t n_ev = 0;
-        if ((rc = senml_to_events(srv->recs, n_recs, now, srv->events, &n_ev, &e)) == 0)
-            for (size_t i = 0; i < n_ev; i++)
-                log_info(&lc, "mqtt", "device event (will)", "event=%s",
-                         senml_event_name(srv->events[i].type));
+        if ((rc = senml_to_events(srv->recs, n_recs, now, srv->events, &n_ev, &e)) == 0 && n_ev)
+            rc = ingest_submit_events(srv->ig, w->device_id, srv->events, n_ev, now, on_will_stored,
+                                      srv);
     } else if (rc == 0) {
         size_t n_obs = 0;
         struct senml_obs_stats st;

@@ -1,8 +1,9 @@
 /*
  * Daemon lifecycle: lock the data directory, check the server key, start the store writer,
  * start the front ends, run the loop; on SIGINT/SIGTERM stop accepting, flush the writer,
- * close the database and release the lock. Nothing here blocks the loop except the final
- * writer flush, which happens after every listener has stopped.
+ * let the event writer finish its jobs, close the database and release the lock. Nothing
+ * here blocks the loop except the final writer flush, which happens after every listener
+ * has stopped.
  * Layer: server (top; wires front ends to ingest and store). Thread: loop.
  */
 #include "server/server.h"
@@ -15,6 +16,7 @@
 #include "security/secret.h"
 #include "store/writer.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,10 +58,13 @@ void server_stop(struct server *srv)
     log_info(NULL, "server", "draining", "queued_writes=flushing");
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
-    /* Order: stop accepting and close device connections, stop the registry refresh, then
-     * flush the writer (completions for closed sessions find tombstones). */
+    /* Order: stop accepting and close device connections, stop the registry refresh, stop
+     * the ingest pipeline (events already submitted are still written by their worker job
+     * and called back while the loop runs on), then flush the writer (completions for closed
+     * sessions find tombstones). */
     mqtt_server_stop(srv->mqtt);
     reg_stop(srv->reg);
+    ingest_stop(srv->ingest);
     if (srv->writer) {
         store_writer_stop(srv->writer); /* flushes, logs its totals */
         srv->writer = NULL;
@@ -72,6 +77,23 @@ static void on_signal(uv_signal_t *h, int signum)
     log_info(NULL, "server", "signal received", "signal=%s",
              signum == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(srv);
+}
+
+/* Logs the pipeline's totals once everything submitted has completed. */
+static void log_ingest_stats(const struct ingest *ig)
+{
+    if (!ig)
+        return;
+    struct ingest_stats st;
+    ingest_get_stats(ig, &st);
+    log_info(NULL, "ingest", "ingest stopped",
+             "messages=%" PRIu64 " observations=%" PRIu64 " durable=%" PRIu64 " failed=%" PRIu64
+             " backpressure=%" PRIu64 " rejected=%" PRIu64 " unassigned=%" PRIu64
+             " event_messages=%" PRIu64 " events=%" PRIu64 " events_stored=%" PRIu64
+             " events_duplicate=%" PRIu64 " events_failed=%" PRIu64,
+             st.messages, st.observations, st.durable, st.failed, st.backpressure, st.rejected,
+             st.unassigned, st.event_messages, st.events, st.events_stored, st.events_duplicate,
+             st.events_failed);
 }
 
 /* Logs one configured listener that has no front end in this build yet. */
@@ -119,7 +141,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
     if (rc == 0)
         rc = reg_refresh_start(srv.reg, REG_REFRESH_MS);
     if (rc == 0) {
-        ingest_new(&srv.ingest, srv.writer, srv.reg);
+        ingest_new(&srv.ingest, &srv.loop, &cfg->storage, srv.writer, srv.reg);
         rc = mqtt_server_start(&srv.mqtt, &srv.loop, cfg, srv.reg, srv.ingest, key, err,
                                sizeof(err));
     }
@@ -142,6 +164,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         hooks->on_ready(hooks->arg, &srv);
 
     uv_run(&srv.loop, UV_RUN_DEFAULT);
+    log_ingest_stats(srv.ingest);
     mqtt_server_free(srv.mqtt);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
@@ -158,6 +181,7 @@ out_stop:
     srv.stopping = true;
     mqtt_server_stop(srv.mqtt);
     reg_stop(srv.reg);
+    ingest_stop(srv.ingest);
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);

@@ -196,3 +196,25 @@ int store_command_list(struct store *st, int64_t device_id, size_t limit, store_
 {
     return st->ops->command_list(st, device_id, limit, fn, arg);
 }
+
+int store_event_put_batch(struct store *st, const struct dev_event *ev, size_t n,
+                          size_t *n_inserted)
+{
+    if (n_inserted)
+        *n_inserted = 0;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!dev_event_type_is_valid((int)ev[i].type))
+            return HX_EINVAL; /* would persist a number no reader can name */
+    }
+    return st->ops->event_put_batch(st, ev, n, n_inserted);
+}
+
+int store_event_list(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
+                     int64_t until_us, size_t limit, store_event_fn *fn, void *arg)
+{
+    if (until_us <= since_us)
+        return 0;
+    return st->ops->event_list(st, device_id, patient_id, since_us, until_us, limit, fn, arg);
+}

@@ -41,6 +41,7 @@ typedef int store_patient_fn(void *arg, const struct patient *p);
 typedef int store_device_fn(void *arg, const struct device *d);
 typedef int store_assignment_fn(void *arg, const struct assignment *a);
 typedef int store_obs_fn(void *arg, const struct obs *o);
+typedef int store_event_fn(void *arg, const struct dev_event *e);
 
 /* Opens (and, unless READONLY, migrates) the database described by cfg.
  * OUT: *out returns owned; free with store_close.
@@ -169,5 +170,24 @@ int store_command_set_state(struct store *st, int64_t id, enum store_cmd_state s
 /* A device's commands, newest first, at most limit (0 = all). */
 int store_command_list(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
                        void *arg);
+
+/* ---- Device events ------------------------------------------------------------------------ */
+
+/* Writes n device events in ONE transaction (ev borrowed for the call). An event whose
+ * (device, type, time) is already stored is skipped, not an error: a redelivered message
+ * stores nothing twice. flag is stored when !has_text, text (up to DEV_EVENT_TEXT_MAX - 1
+ * bytes) when has_text. OUT: *n_inserted (may be NULL) rows new.
+ * Errors: HX_EINVAL (a type outside enum dev_event_type; nothing is written), HX_EFULL,
+ * HX_EREADONLY, HX_EBUSY, HX_ESTORE; on error nothing of the batch is stored. */
+int store_event_put_batch(struct store *st, const struct dev_event *ev, size_t n,
+                          size_t *n_inserted);
+
+/* Events in [since_us, until_us), NEWEST FIRST (ties: higher device id, then higher type
+ * first), at most limit (0 = no limit). device_id 0 means any device, patient_id 0 any
+ * patient (events of unassigned devices have patient 0 and are listed only without a
+ * patient filter). fn is called once per event with a record valid for the call only; a
+ * non-zero return stops the listing and is returned. */
+int store_event_list(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
+                     int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
 
 #endif

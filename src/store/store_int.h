@@ -59,6 +59,10 @@ struct store_ops {
                              int64_t now_us);
     int (*command_list)(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
                         void *arg);
+    int (*event_put_batch)(struct store *st, const struct dev_event *ev, size_t n,
+                           size_t *n_inserted);
+    int (*event_list)(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
+                      int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
 };
 
 /* The backend-independent head of every connection object. */

@@ -297,3 +297,19 @@ def test_send_usage_errors(gateway):
     # Without a daemon the command is stored and waits.
     out = json.loads(g.mh.run('device', 'send', 'dev1', '{}', '--wait', '0', '--json').stdout)
     assert out['state'] == 'new'
+
+
+def test_connection_lost_will_stored_as_event(gateway):
+    g = gateway.start()
+    c, _ = connect(g, version=5, will=('medhub/v1/devices/dev1/events',
+                                       json.dumps([{'n': 'connection_lost', 'vb': True}]), 1))
+    c.close()
+    g.daemon.wait_for('msg="will published"')
+    deadline = time.time() + 5
+    while True:
+        events = json.loads(g.mh.run('event', 'list', '--json').stdout)
+        if events or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert [(e['type'], e['value'], e['device'], e['patient']) for e in events] == \
+        [('connection_lost', True, 'dev1', 'MRN1')]

@@ -7,7 +7,7 @@ COMMANDS = [
     ['patient'], ['patient', 'add'], ['patient', 'list'], ['patient', 'show'],
     ['device'], ['device', 'add'], ['device', 'list'], ['device', 'show'], ['device', 'assign'],
     ['device', 'unassign'], ['device', 'disable'], ['device', 'enable'],
-    ['obs'], ['obs', 'query'], ['obs', 'add'],
+    ['obs'], ['obs', 'query'], ['obs', 'add'], ['event'], ['event', 'list'],
     ['config'], ['config', 'check'], ['config', 'print'], ['config', 'reference'],
     ['bench'], ['bench', 'store'],
 ]
@@ -16,7 +16,7 @@ COMMANDS = [
 def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
-    for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'version'):
+    for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'version'):
         assert f'\n  {name} ' in p.stdout
 
 

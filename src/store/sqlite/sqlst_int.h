@@ -48,6 +48,10 @@ enum sqlst_stmt_id {
     SQLST_CMD_POLL,
     SQLST_CMD_SET_STATE,
     SQLST_CMD_LIST,
+    SQLST_EVENT_INSERT,
+    SQLST_EVENT_LIST_ALL,
+    SQLST_EVENT_LIST_DEVICE,
+    SQLST_EVENT_LIST_PATIENT,
     SQLST__COUNT
 };
 
@@ -101,6 +105,8 @@ extern const struct sqlst_sql sqlst__sql_obs[];
 extern const size_t sqlst__n_sql_obs;
 extern const struct sqlst_sql sqlst__sql_command[];
 extern const size_t sqlst__n_sql_command;
+extern const struct sqlst_sql sqlst__sql_event[];
+extern const size_t sqlst__n_sql_event;
 
 static inline struct sqlst *sqlst__from(struct store *st)
 {
@@ -161,5 +167,9 @@ int sqlst__command_set_state(struct store *st, int64_t id, enum store_cmd_state 
                              int64_t now_us);
 int sqlst__command_list(struct store *st, int64_t device_id, size_t limit, store_command_fn *fn,
                         void *arg);
+int sqlst__event_put_batch(struct store *st, const struct dev_event *ev, size_t n,
+                           size_t *n_inserted);
+int sqlst__event_list(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
+                      int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
 
 #endif

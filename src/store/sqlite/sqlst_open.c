@@ -296,11 +296,12 @@ static int prepare_all(struct sqlst *db, char *err, size_t err_len)
         const struct sqlst_sql *sql;
         const size_t *n;
     } groups[] = {
-        {sqlst__sql_open, &sqlst__n_sql_open},
-        {sqlst__sql_patient, &sqlst__n_sql_patient},
-        {sqlst__sql_device, &sqlst__n_sql_device},
-        {sqlst__sql_command, &sqlst__n_sql_command},
-        {sqlst__sql_obs, &sqlst__n_sql_obs},
+        {sqlst__sql_command, &sqlst__n_sql_command}, /* sqlst_command.c */
+        {sqlst__sql_open, &sqlst__n_sql_open},       /* sqlst_open.c */
+        {sqlst__sql_patient, &sqlst__n_sql_patient}, /* sqlst_patient.c */
+        {sqlst__sql_device, &sqlst__n_sql_device},   /* sqlst_device.c */
+        {sqlst__sql_obs, &sqlst__n_sql_obs},         /* sqlst_obs.c */
+        {sqlst__sql_event, &sqlst__n_sql_event},     /* sqlst_event.c */
     };
     for (size_t g = 0; g < HX_ARRAY_LEN(groups); g++) {
         for (size_t i = 0; i < *groups[g].n; i++) {
@@ -484,4 +485,6 @@ const struct store_ops sqlst_ops = {
     .obs_range = sqlst__obs_range,
     .obs_downsample = sqlst__obs_downsample,
     .obs_count = sqlst__obs_count,
+    .event_put_batch = sqlst__event_put_batch,
+    .event_list = sqlst__event_list,
 };

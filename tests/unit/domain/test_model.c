@@ -52,6 +52,26 @@ static void test_model_dev_status_names(void **state)
     assert_string_equal(dev_status_name((enum dev_status)7), "unknown");
 }
 
+static void test_model_dev_event_names(void **state)
+{
+    (void)state;
+    assert_string_equal(dev_event_name(DEV_EVENT_PILL_TAKEN), "pill_taken");
+    assert_string_equal(dev_event_name(DEV_EVENT_DOSE_MISSED), "dose_missed");
+    assert_string_equal(dev_event_name(DEV_EVENT_BUTTON), "button");
+    assert_string_equal(dev_event_name(DEV_EVENT_FALL), "fall");
+    assert_string_equal(dev_event_name(DEV_EVENT_CONNECTION_LOST), "connection_lost");
+    assert_int_equal(DEV_EVENT_CONNECTION_LOST, 5); /* persisted: never renumber */
+    assert_string_equal(dev_event_name((enum dev_event_type)0), "unknown");
+    assert_string_equal(dev_event_name((enum dev_event_type)(DEV_EVENT_TYPE_MAX + 1)), "unknown");
+    assert_false(dev_event_type_is_valid(0));
+    for (int t = 1; t <= DEV_EVENT_TYPE_MAX; t++) {
+        assert_true(dev_event_type_is_valid(t));
+        assert_string_not_equal(dev_event_name((enum dev_event_type)t), "unknown");
+    }
+    assert_false(dev_event_type_is_valid(DEV_EVENT_TYPE_MAX + 1));
+    assert_false(dev_event_type_is_valid(-1));
+}
+
 static void test_model_dev_status_parse_round_trips(void **state)
 {
     static const enum dev_status all[] = {DEV_STATUS_ACTIVE, DEV_STATUS_DISABLED,
@@ -237,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_model_dev_kind_names_list),
         cmocka_unit_test(test_model_dev_kind_rejects_unknown),
         cmocka_unit_test(test_model_dev_status_names),
+        cmocka_unit_test(test_model_dev_event_names),
         cmocka_unit_test(test_model_dev_status_parse_round_trips),
         cmocka_unit_test(test_model_dev_status_parse_rejects),
         cmocka_unit_test(test_model_obs_status_names),

@@ -599,18 +599,44 @@ static void test_senml_events_ok(void **state)
             &n),
         0);
     assert_int_equal(n, 4);
-    assert_int_equal(events[0].type, SENML_EVENT_PILL_TAKEN);
+    assert_int_equal(events[0].type, DEV_EVENT_PILL_TAKEN);
     assert_true(events[0].has_text);
     assert_string_equal(events[0].text, "am-dose");
     assert_int_equal(events[0].time_us, NOW - 30 * SEC);
-    assert_int_equal(events[1].type, SENML_EVENT_BUTTON);
+    assert_int_equal(events[1].type, DEV_EVENT_BUTTON);
     assert_string_equal(events[1].text, "sos");
-    assert_int_equal(events[2].type, SENML_EVENT_FALL);
+    assert_int_equal(events[2].type, DEV_EVENT_FALL);
     assert_false(events[2].has_text);
     assert_true(events[2].flag);
-    assert_int_equal(events[3].type, SENML_EVENT_DOSE_MISSED);
-    assert_string_equal(senml_event_name(SENML_EVENT_FALL), "fall");
-    assert_string_equal(senml_event_name(0), "unknown");
+    assert_int_equal(events[3].type, DEV_EVENT_DOSE_MISSED);
+    assert_string_equal(dev_event_name(DEV_EVENT_FALL), "fall");
+    assert_string_equal(dev_event_name(0), "unknown");
+}
+
+static void test_senml_events_connection_lost(void **state)
+{
+    (void)state;
+    size_t n;
+    /* As a Will message: no time, so it is the time medhub receives it. */
+    assert_int_equal(evs("[{\"bn\":\"urn:dev:mac:02/\",\"n\":\"connection_lost\",\"vb\":true},"
+                         "{\"n\":\"connection_lost\",\"vs\":\"battery-low\",\"t\":-5}]",
+                         &n),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(events[0].type, DEV_EVENT_CONNECTION_LOST);
+    assert_false(events[0].has_text);
+    assert_true(events[0].flag);
+    assert_int_equal(events[0].time_us, NOW);
+    assert_int_equal(events[1].type, DEV_EVENT_CONNECTION_LOST);
+    assert_true(events[1].has_text);
+    assert_string_equal(events[1].text, "battery-low");
+    assert_int_equal(events[1].time_us, NOW - 5 * SEC);
+    assert_int_equal(evs("[{\"n\":\"connection_lost\",\"v\":1}]", &n), HX_EMALFORMED);
+    assert_string_equal(
+        err.reason, "record 0: event connection_lost needs a string (vs) or boolean (vb) value");
+    assert_string_equal(dev_event_name(DEV_EVENT_CONNECTION_LOST), "connection_lost");
+    assert_string_equal(senml_event_name(DEV_EVENT_CONNECTION_LOST), "connection_lost");
+    assert_string_equal(senml_event_name((enum dev_event_type)0), "unknown");
 }
 
 static void test_senml_events_errors(void **state)
@@ -663,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_senml_status_ok),
         cmocka_unit_test(test_senml_status_errors),
         cmocka_unit_test(test_senml_events_ok),
+        cmocka_unit_test(test_senml_events_connection_lost),
         cmocka_unit_test(test_senml_events_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
