@@ -757,6 +757,48 @@ static void test_trend_holt_rejects_bad_input(void **state)
     assert_true(eta == INT64_MAX);
 }
 
+/* The worked examples of docs/rules-trends.md, so that the page stays true. */
+static void test_trend_docs_worked_examples(void **state)
+{
+    (void)state;
+    /* Weight: Mon-Thu 81.2, 80.6, 81.9, 82.7 kg: 2.1 kg since Tuesday, though only 1.5 kg
+     * since Monday. */
+    struct rules_series s;
+    static const double kg[] = {81.2, 80.6, 81.9, 82.7};
+    WEIGH_DAILY(&s, kg);
+    int64_t thu = T0 + 3 * DAY_US + 7 * HOUR_US, from;
+    double d = change_ok(&s, thu, 3 * DAY_US, RULES_TREND_RISING, &from);
+    assert_true(fabs(d - 2.1) < 1e-9);
+    assert_true(from == T0 + DAY_US + 7 * HOUR_US);
+    assert_true(weight_gain_alert(&s, thu));
+
+    /* Glucose every 5 minutes from 07:00: 142, 133, 125, 114, 106 mg/dL. */
+    static const double mg[] = {142, 133, 125, 114, 106};
+    int64_t at7 = T0 + 7 * HOUR_US;
+    struct rules_holt h;
+    rules_series_init(&s);
+    rules_holt_init(&h);
+    for (int i = 0; i < 5; i++) {
+        add_ok(&s, at7 + i * 5 * MIN_US, mg[i]);
+        holt_ok(&h, &cgm_params, at7 + i * 5 * MIN_US, mg[i]);
+    }
+    int64_t now = at7 + 20 * MIN_US;
+    assert_true(fabs(slope_ok(&s, now, 15 * MIN_US, 4) + 1.84) < 1e-9);
+    assert_false(glucose_fall_alert(&s, now, 4));
+    assert_true(fabs(h.level - 105.86375) < 1e-9);
+    assert_true(fabs(h.trend * 60 + 1.811325) < 1e-9);
+    int64_t eta = 0;
+    assert_true(cross_ok(&h, 70, RULES_TREND_FALLING, 30 * MIN_US, 4, &eta));
+    assert_true(llabs(eta - (at7 + 39 * MIN_US + 48 * SEC_US)) <= SEC_US); /* 07:39:48 */
+
+    /* The next reading comes 7 minutes later: weights 0.621 and 0.393. */
+    holt_ok(&h, &cgm_params, now + 7 * MIN_US, 99);
+    assert_true(fabs(h.level - 96.796328) < 1e-6);
+    assert_true(fabs(h.trend * 60 + 1.608508) < 1e-6);
+    assert_true(cross_ok(&h, 70, RULES_TREND_FALLING, 30 * MIN_US, 4, &eta));
+    assert_true(llabs(eta - (at7 + 43 * MIN_US + 40 * SEC_US)) <= SEC_US); /* 07:43:40 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_trend_holt_gap_restarts),
         cmocka_unit_test(test_trend_holt_time_scaled_weights),
         cmocka_unit_test(test_trend_holt_rejects_bad_input),
+        cmocka_unit_test(test_trend_docs_worked_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
