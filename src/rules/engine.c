@@ -16,8 +16,10 @@
 #include <time.h>
 
 /* Forecast smoothing for bedside vitals sampled about every minute. */
-static const struct rules_holt_params holt_params = {
-    .alpha = 0.5, .beta = 0.3, .step_us = 60 * INT64_C(1000000), .max_gap_us = 900 * INT64_C(1000000)};
+static const struct rules_holt_params holt_params = {.alpha = 0.5,
+                                                     .beta = 0.3,
+                                                     .step_us = 60 * INT64_C(1000000),
+                                                     .max_gap_us = 900 * INT64_C(1000000)};
 #define FORECAST_MIN_POINTS 5
 /* Glucose fall rate over the last 15 minutes, from at least 3 readings. */
 #define GLUCOSE_WINDOW_US (15 * 60 * INT64_C(1000000))
@@ -176,9 +178,8 @@ void rules_engine_set_nodata_grace(struct rules_engine *e, uint32_t grace_ms)
 /* Does a reading of code feed rule t? Pulse-oximeter and ECG rates feed heart-rate rules. */
 static bool feeds(int rule_code, int code)
 {
-    return rule_code == code ||
-           (rule_code == OBS_CODE_HEART_RATE &&
-            (code == OBS_CODE_PULSE_RATE || code == OBS_CODE_HEART_RATE_ECG));
+    return rule_code == code || (rule_code == OBS_CODE_HEART_RATE &&
+                                 (code == OBS_CODE_PULSE_RATE || code == OBS_CODE_HEART_RATE_ECG));
 }
 
 static const char *code_name(int code)
@@ -195,8 +196,7 @@ static void rule_key(char *buf, size_t cap, const char *kind, const struct rules
 static void format_value(char *buf, size_t cap, int code, double v)
 {
     const struct obs_code *c = obs_code_get(code);
-    snprintf(buf, cap, "%.*f %s", fabs(v - round(v)) < 1e-9 ? 0 : 1, v,
-             c ? c->unit_label : "");
+    snprintf(buf, cap, "%.*f %s", fabs(v - round(v)) < 1e-9 ? 0 : 1, v, c ? c->unit_label : "");
 }
 
 static void threshold(struct rules_engine *e, struct rules__patient *p, size_t idx,
@@ -461,8 +461,7 @@ static void news2(struct rules_engine *e, struct rules__patient *p, int64_t now)
         };
         rules__raise(e, &ch);
         p->news2_below = 0;
-    } else if (rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, "news2") &&
-               ++p->news2_below >= 2) {
+    } else if (rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, "news2") && ++p->news2_below >= 2) {
         /* Two complete scores in a row below the alerting band. */
         rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, "news2", now);
         p->news2_below = 0;

@@ -225,8 +225,8 @@ void rules_engine_restore(struct rules_engine *e, const struct rules_alert *in, 
     e->stats.open++;
     /* Repeats already sent are not known exactly: count them from the stored deadline. */
     const struct rules_escalation *p = &e->esc[a->a.severity];
-    if (a->a.state == RULES_ALERT_RAISED && p->n_tiers && a->a.tier >= p->n_tiers &&
-        p->repeat_s && in->next_escalation_us) {
+    if (a->a.state == RULES_ALERT_RAISED && p->n_tiers && a->a.tier >= p->n_tiers && p->repeat_s &&
+        in->next_escalation_us) {
         int64_t last = a->a.raised_us + (int64_t)p->after_s[p->n_tiers - 1] * 1000000;
         int64_t k = (in->next_escalation_us - last) / ((int64_t)p->repeat_s * 1000000);
         a->esc_repeats = k > 0 ? (uint32_t)(k - 1) : 0;

@@ -12,11 +12,11 @@
 
 /* A device may drop off briefly (a roaming patient, a Wi-Fi handover) before it matters. */
 #define RULES__DISCONNECT_GRACE_US (60 * INT64_C(1000000))
-#define BATTERY_LOW     20 /* % : low */
-#define BATTERY_CRIT    10 /* % : medium */
-#define BATTERY_CLEARED 25 /* % : back above this resolves */
-#define RSSI_WEAK       (-90) /* dBm */
-#define RSSI_CLEARED    (-85)
+#define BATTERY_LOW                20    /* % : low */
+#define BATTERY_CRIT               10    /* % : medium */
+#define BATTERY_CLEARED            25    /* % : back above this resolves */
+#define RSSI_WEAK                  (-90) /* dBm */
+#define RSSI_CLEARED               (-85)
 
 static struct rules__device *device(struct rules_engine *e, int64_t id)
 {
@@ -130,8 +130,8 @@ void rules_engine_status(struct rules_engine *e, int64_t device_id, int battery_
             char title[RULES_TITLE_MAX];
             snprintf(title, sizeof(title), "Battery low: %d %%", battery_pct);
             raise_tech(e, d, "battery",
-                       battery_pct < BATTERY_CRIT ? RULES_SEV_MEDIUM : RULES_SEV_LOW,
-                       battery_pct, title, now_us);
+                       battery_pct < BATTERY_CRIT ? RULES_SEV_MEDIUM : RULES_SEV_LOW, battery_pct,
+                       title, now_us);
         } else if (battery_pct > BATTERY_CLEARED) {
             rules__clear(e, RULES_CLASS_TECHNICAL, d->id, "battery", now_us);
         }

@@ -31,18 +31,18 @@ struct rules__timer {
 
 /* An open alert with the engine's own bookkeeping. */
 struct rules__alert {
-    struct rules_alert a;     /* what the sink sees */
-    int64_t owner;            /* patient id (physiological) or device id (technical) */
-    uint64_t key;             /* hash of (class, owner, rule) in by_key */
-    struct rules__timer esc;  /* next escalation */
-    uint32_t esc_repeats;     /* repeats sent after the last tier */
+    struct rules_alert a;    /* what the sink sees */
+    int64_t owner;           /* patient id (physiological) or device id (technical) */
+    uint64_t key;            /* hash of (class, owner, rule) in by_key */
+    struct rules__timer esc; /* next escalation */
+    uint32_t esc_repeats;    /* repeats sent after the last tier */
 };
 
 /* Latest value of one code for a patient. */
 struct rules__latest {
-    double v;       /* canonical unit */
-    int64_t t;      /* effective time, 0 = none */
-    int64_t rx;     /* received time */
+    double v;   /* canonical unit */
+    int64_t t;  /* effective time, 0 = none */
+    int64_t rx; /* received time */
 };
 
 /* Persistence state of one threshold rule for one patient. */
@@ -55,14 +55,14 @@ struct rules__pending {
 
 struct rules__patient {
     int64_t id;
-    struct rules_patient_config *own;            /* owned, NULL = the default config */
-    struct rules__latest latest[OBS_CODE__COUNT]; /* per code */
+    struct rules_patient_config *own;                 /* owned, NULL = the default config */
+    struct rules__latest latest[OBS_CODE__COUNT];     /* per code */
     struct rules__pending pend[RULES_THRESHOLDS_MAX]; /* per threshold of the config */
-    uint32_t cfg_gen;                             /* config generation pend[] belongs to */
-    uint8_t news2_below;                          /* complete scores below the alert band */
-    bool news2_dirty;                             /* a component changed in this batch */
-    int64_t news2_rx;                             /* receive time of that component */
-    struct rules_series weight;                   /* daily weights, for the HF trend */
+    uint32_t cfg_gen;                                 /* config generation pend[] belongs to */
+    uint8_t news2_below;                              /* complete scores below the alert band */
+    bool news2_dirty;                                 /* a component changed in this batch */
+    int64_t news2_rx;                                 /* receive time of that component */
+    struct rules_series weight;                       /* daily weights, for the HF trend */
     struct rules_series glucose;                  /* glucose (meter or CGM), for the fall rate */
     struct rules_holt holt[RULES_THRESHOLDS_MAX]; /* per threshold code, for forecasts */
     struct rules__timer sched[RULES__SCHEDULES];  /* missed-measurement deadlines */
@@ -70,30 +70,30 @@ struct rules__patient {
 
 struct rules__device {
     int64_t id;
-    int64_t patient_id;           /* assigned patient, 0 = none */
-    uint32_t interval_s;          /* expected reporting interval, 0 = not watched */
-    int64_t last_data_us;         /* last reading (or start of watching) */
-    bool connected;               /* per the gateway */
-    struct rules__timer nodata;   /* last_data + interval + grace */
-    struct rules__timer discon;   /* disconnect + grace */
+    int64_t patient_id;         /* assigned patient, 0 = none */
+    uint32_t interval_s;        /* expected reporting interval, 0 = not watched */
+    int64_t last_data_us;       /* last reading (or start of watching) */
+    bool connected;             /* per the gateway */
+    struct rules__timer nodata; /* last_data + interval + grace */
+    struct rules__timer discon; /* disconnect + grace */
 };
 
 struct rules_engine {
-    struct rules_sink sink;                     /* copy */
-    int64_t next_id;                            /* next alert id */
-    struct rules_patient_config dflt;           /* default config */
-    uint32_t cfg_gen;                           /* bumped when any config changes */
+    struct rules_sink sink;                              /* copy */
+    int64_t next_id;                                     /* next alert id */
+    struct rules_patient_config dflt;                    /* default config */
+    uint32_t cfg_gen;                                    /* bumped when any config changes */
     struct rules_escalation esc[RULES_SEV_CRITICAL + 1]; /* per severity */
-    uint32_t nodata_grace_us;                   /* after the interval */
-    struct hx_idmap patients;                   /* id -> struct rules__patient */
-    struct hx_idmap devices;                    /* id -> struct rules__device */
-    struct hx_idmap alerts;                     /* id -> struct rules__alert (open) */
-    struct hx_idmap by_key;                     /* key -> struct rules__alert (open) */
-    struct rules__timer **heap;                 /* min-heap by due */
-    uint32_t n_heap, cap_heap;                  /* ... */
-    struct rules__patient **dirty;              /* patients whose NEWS2 must be recomputed */
-    uint32_t n_dirty, cap_dirty;                /* ... */
-    struct rules_stats stats;                   /* counters */
+    uint32_t nodata_grace_us;                            /* after the interval */
+    struct hx_idmap patients;                            /* id -> struct rules__patient */
+    struct hx_idmap devices;                             /* id -> struct rules__device */
+    struct hx_idmap alerts;                              /* id -> struct rules__alert (open) */
+    struct hx_idmap by_key;                              /* key -> struct rules__alert (open) */
+    struct rules__timer **heap;                          /* min-heap by due */
+    uint32_t n_heap, cap_heap;                           /* ... */
+    struct rules__patient **dirty; /* patients whose NEWS2 must be recomputed */
+    uint32_t n_dirty, cap_dirty;   /* ... */
+    struct rules_stats stats;      /* counters */
 };
 
 /* engine_timer.c */
@@ -111,19 +111,19 @@ struct rules__alert *rules__find(const struct rules_engine *e, int cls, int64_t 
                                  const char *rule);
 /* What a raise or an update says. value: the reading (NAN when none); rx: its receive time. */
 struct rules__change {
-    int cls;              /* enum rules_alert_class */
-    int64_t owner;        /* patient or device id */
-    int64_t patient_id;   /* for the alert */
-    int64_t device_id;    /* for the alert, 0 when none */
-    const char *rule;     /* rule key */
-    int severity;         /* enum rules_severity */
-    uint16_t code;        /* code, 0 when none */
-    double value;         /* the reading, NAN when none */
-    bool worse_is_lower;  /* worst value is the lowest (a LOW threshold) */
-    int64_t at;           /* now */
-    int64_t rx;           /* receive time of the reading behind it, 0 when none */
-    const char *title;    /* for people */
-    const char *detail;   /* more, may be NULL */
+    int cls;             /* enum rules_alert_class */
+    int64_t owner;       /* patient or device id */
+    int64_t patient_id;  /* for the alert */
+    int64_t device_id;   /* for the alert, 0 when none */
+    const char *rule;    /* rule key */
+    int severity;        /* enum rules_severity */
+    uint16_t code;       /* code, 0 when none */
+    double value;        /* the reading, NAN when none */
+    bool worse_is_lower; /* worst value is the lowest (a LOW threshold) */
+    int64_t at;          /* now */
+    int64_t rx;          /* receive time of the reading behind it, 0 when none */
+    const char *title;   /* for people */
+    const char *detail;  /* more, may be NULL */
 };
 /* Raises the alert of (cls, owner, rule), or updates it when open (count, values, a higher
  * severity re-plans escalation). Returns the alert. */

@@ -40,14 +40,14 @@ enum rules_dir {
  * or persist_n consecutive readings, whichever comes first; cleared when a value is back
  * past tier 0's limit by hysteresis. */
 struct rules_threshold {
-    uint16_t code;                    /* enum obs_code_id */
-    uint8_t dir;                      /* enum rules_dir */
-    uint8_t n_tiers;                  /* 1..RULES_TIERS_MAX; 0 = rule disabled */
-    double limit[RULES_TIERS_MAX];    /* canonical unit; each tier further out than the last */
+    uint16_t code;                     /* enum obs_code_id */
+    uint8_t dir;                       /* enum rules_dir */
+    uint8_t n_tiers;                   /* 1..RULES_TIERS_MAX; 0 = rule disabled */
+    double limit[RULES_TIERS_MAX];     /* canonical unit; each tier further out than the last */
     uint8_t severity[RULES_TIERS_MAX]; /* enum rules_severity, rising */
-    double hysteresis;                /* clears at limit[0] + (LOW) or - (HIGH) this */
-    uint32_t persist_s;               /* seconds the condition must hold (0 = not used) */
-    uint32_t persist_n;               /* consecutive abnormal readings (0 = not used) */
+    double hysteresis;                 /* clears at limit[0] + (LOW) or - (HIGH) this */
+    uint32_t persist_s;                /* seconds the condition must hold (0 = not used) */
+    uint32_t persist_n;                /* consecutive abnormal readings (0 = not used) */
 };
 
 /* Care protocols. */
@@ -64,30 +64,30 @@ enum rules_protocol_id {
 /* Escalation: who is told when, per severity. */
 #define RULES_ESC_TIERS_MAX 4
 struct rules_escalation {
-    uint8_t n_tiers;                            /* 0 = notify once, never escalate */
-    uint32_t after_s[RULES_ESC_TIERS_MAX];      /* since raised, rising; tier 0 is usually 0 */
-    char target[RULES_ESC_TIERS_MAX][32];       /* "primary_nurse", "charge_nurse", ... */
-    uint32_t repeat_s;                          /* after the last tier, again every repeat_s;
-                                                 * 0 = no repeat */
+    uint8_t n_tiers;                       /* 0 = notify once, never escalate */
+    uint32_t after_s[RULES_ESC_TIERS_MAX]; /* since raised, rising; tier 0 is usually 0 */
+    char target[RULES_ESC_TIERS_MAX][32];  /* "primary_nurse", "charge_nurse", ... */
+    uint32_t repeat_s;                     /* after the last tier, again every repeat_s;
+                                            * 0 = no repeat */
 };
 
 /* Everything that decides how one patient is evaluated. */
 struct rules_patient_config {
-    uint8_t protocol;                                      /* enum rules_protocol_id */
-    uint8_t spo2_scale;                                    /* 1 or 2 (NEWS2) */
-    uint8_t news2_min_band;                                /* enum rules_news2_band raising */
-    bool news2_enabled;                                    /* NEWS2 alerts on */
-    uint32_t news2_fresh_s;                                /* components older are stale */
-    size_t n_thresholds;                                   /* entries in thresholds */
+    uint8_t protocol;                                        /* enum rules_protocol_id */
+    uint8_t spo2_scale;                                      /* 1 or 2 (NEWS2) */
+    uint8_t news2_min_band;                                  /* enum rules_news2_band raising */
+    bool news2_enabled;                                      /* NEWS2 alerts on */
+    uint32_t news2_fresh_s;                                  /* components older are stale */
+    size_t n_thresholds;                                     /* entries in thresholds */
     struct rules_threshold thresholds[RULES_THRESHOLDS_MAX]; /* active rules */
-    double weight_gain_3d_kg;                              /* HF: > this in 3 days (0 = off) */
-    double weight_gain_1d_kg;                              /* HF: > this in 1 day (0 = off) */
-    double glucose_fall_per_min;                           /* > this mg/dL/min falling (0 = off) */
-    uint32_t forecast_horizon_s;                           /* predicted alerts (0 = off) */
-    int16_t schedule_minute[4];                            /* missed-measurement deadlines,
-                                                            * minutes after local midnight,
-                                                            * -1 = none: weight, bp, glucose,
-                                                            * spo2 */
+    double weight_gain_3d_kg;                                /* HF: > this in 3 days (0 = off) */
+    double weight_gain_1d_kg;                                /* HF: > this in 1 day (0 = off) */
+    double glucose_fall_per_min; /* > this mg/dL/min falling (0 = off) */
+    uint32_t forecast_horizon_s; /* predicted alerts (0 = off) */
+    int16_t schedule_minute[4];  /* missed-measurement deadlines,
+                                  * minutes after local midnight,
+                                  * -1 = none: weight, bp, glucose,
+                                  * spo2 */
 };
 
 /* Name ("adult_ward", "home_hf", "copd", "diabetes"); NULL when out of range. */
