@@ -21,6 +21,9 @@ static const struct rules_holt_params holt_params = {.alpha = 0.5,
                                                      .step_us = 60 * INT64_C(1000000),
                                                      .max_gap_us = 900 * INT64_C(1000000)};
 #define FORECAST_MIN_POINTS 5
+/* A predicted alert is for a crossing at least this far ahead: nearer ones are the threshold
+ * rule's business (and a trend estimate from a few seconds of data is noise). */
+#define FORECAST_MIN_LEAD_US (5 * 60 * INT64_C(1000000))
 /* Glucose fall rate over the last 15 minutes, from at least 3 readings. */
 #define GLUCOSE_WINDOW_US (15 * 60 * INT64_C(1000000))
 #define DAY_US            (86400 * INT64_C(1000000))
@@ -209,11 +212,14 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     char key[RULES_RULE_MAX];
     rule_key(key, sizeof(key), "threshold", t);
     if (!abnormal) {
-        pd->n = 0;
-        pd->since = 0;
+        /* Only a value back past the margin ends the run: one hovering around the limit
+         * (in the hysteresis band) keeps counting towards the same episode. */
         bool cleared = low ? v >= t->limit[0] + t->hysteresis : v <= t->limit[0] - t->hysteresis;
-        if (cleared)
+        if (cleared) {
+            pd->n = 0;
+            pd->since = 0;
             rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key, now);
+        }
         return;
     }
     if (pd->n++ == 0)
@@ -282,6 +288,8 @@ static void forecast(struct rules_engine *e, struct rules__patient *p, size_t id
         rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key, now);
         return;
     }
+    if (!open && eta - o->effective_us < FORECAST_MIN_LEAD_US)
+        return;
     const struct obs_code *oc = obs_code_get(t->code);
     char val[48], title[RULES_TITLE_MAX];
     format_value(val, sizeof(val), t->code, t->limit[0]);
