@@ -35,7 +35,7 @@ void rules_engine_new(struct rules_engine **out, const struct rules_sink *sink, 
         e->sink = *sink;
     e->next_id = next_id > 0 ? next_id : 1;
     rules_config_defaults(&e->dflt, RULES_PROTO_ADULT_WARD);
-    for (int s = 0; s <= RULES_SEV_CRITICAL; s++)
+    for (int s = 0; s <= ALERT_SEV_CRITICAL; s++)
         rules_escalation_defaults(&e->esc[s], s);
     e->nodata_grace_us = 1000 * 1000;
     *out = e;
@@ -167,7 +167,7 @@ void rules_engine_clear_patient_configs(struct rules_engine *e)
 void rules_engine_set_escalation(struct rules_engine *e, int severity,
                                  const struct rules_escalation *p)
 {
-    if (severity >= RULES_SEV_INFO && severity <= RULES_SEV_CRITICAL)
+    if (severity >= ALERT_SEV_INFO && severity <= ALERT_SEV_CRITICAL)
         e->esc[severity] = *p;
 }
 
@@ -209,7 +209,7 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     double v = o->value;
     bool low = t->dir == RULES_LOW;
     bool abnormal = low ? v < t->limit[0] : v > t->limit[0];
-    char key[RULES_RULE_MAX];
+    char key[ALERT_RULE_MAX];
     rule_key(key, sizeof(key), "threshold", t);
     if (!abnormal) {
         /* Only a value back past the margin ends the run: one hovering around the limit
@@ -218,7 +218,7 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
         if (cleared) {
             pd->n = 0;
             pd->since = 0;
-            rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key, now);
+            rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
         }
         return;
     }
@@ -228,21 +228,21 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     for (int i = 1; i < t->n_tiers; i++)
         if (low ? v < t->limit[i] : v > t->limit[i])
             tier = i;
-    bool open = rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key) != NULL;
+    bool open = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key) != NULL;
     bool held = (t->persist_n && pd->n >= t->persist_n) ||
                 (t->persist_s && o->effective_us - pd->since >= (int64_t)t->persist_s * 1000000) ||
                 (!t->persist_n && !t->persist_s);
     if (!open && !held)
         return;
     const struct obs_code *c = obs_code_get(t->code);
-    char val[48], title[RULES_TITLE_MAX], detail[RULES_DETAIL_MAX];
+    char val[48], title[ALERT_TITLE_MAX], detail[ALERT_DETAIL_MAX];
     format_value(val, sizeof(val), t->code, v);
     snprintf(title, sizeof(title), "%s %s: %s", c ? c->display : "?", low ? "low" : "high", val);
     format_value(val, sizeof(val), t->code, t->limit[tier]);
     snprintf(detail, sizeof(detail), "%s %s (%s tier)", low ? "below" : "above", val,
-             rules_severity_name(t->severity[tier]));
+             alert_severity_name(t->severity[tier]));
     struct rules__change ch = {
-        .cls = RULES_CLASS_PHYSIOLOGICAL,
+        .cls = ALERT_CLASS_PHYSIOLOGICAL,
         .owner = p->id,
         .patient_id = p->id,
         .device_id = o->device_id,
@@ -259,7 +259,7 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     rules__raise(e, &ch);
     /* The real thing supersedes its prediction. */
     rule_key(key, sizeof(key), "forecast", t);
-    rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key, now);
+    rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
 }
 
 static void forecast(struct rules_engine *e, struct rules__patient *p, size_t idx,
@@ -270,39 +270,39 @@ static void forecast(struct rules_engine *e, struct rules__patient *p, size_t id
     rules_holt_update(h, &holt_params, o->effective_us, o->value);
     if (!c->forecast_horizon_s)
         return;
-    char key[RULES_RULE_MAX], real[RULES_RULE_MAX];
+    char key[ALERT_RULE_MAX], real[ALERT_RULE_MAX];
     rule_key(key, sizeof(key), "forecast", t);
     rule_key(real, sizeof(real), "threshold", t);
-    if (rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, real) || p->pend[idx].n)
+    if (rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, real) || p->pend[idx].n)
         return; /* already abnormal: the threshold rule speaks */
     bool crosses = false;
     int64_t eta = 0;
     enum rules_trend_dir dir = t->dir == RULES_LOW ? RULES_TREND_FALLING : RULES_TREND_RISING;
     int64_t horizon = (int64_t)c->forecast_horizon_s * 1000000;
-    bool open = rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key) != NULL;
+    bool open = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key) != NULL;
     /* An open prediction stays while the crossing is still expected within twice the
      * horizon, so that it does not flap at the horizon's edge. */
     if (rules_holt_time_to_cross(h, t->limit[0], dir, open ? 2 * horizon : horizon,
                                  FORECAST_MIN_POINTS, &crosses, &eta) < 0 ||
         !crosses) {
-        rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key, now);
+        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
         return;
     }
     if (!open && eta - o->effective_us < FORECAST_MIN_LEAD_US)
         return;
     const struct obs_code *oc = obs_code_get(t->code);
-    char val[48], title[RULES_TITLE_MAX];
+    char val[48], title[ALERT_TITLE_MAX];
     format_value(val, sizeof(val), t->code, t->limit[0]);
     int64_t mins = (eta - o->effective_us) / 60000000;
     snprintf(title, sizeof(title), "%s predicted %s %s in about %lld min", oc ? oc->display : "?",
              t->dir == RULES_LOW ? "below" : "above", val, (long long)(mins > 0 ? mins : 0));
     struct rules__change ch = {
-        .cls = RULES_CLASS_PHYSIOLOGICAL,
+        .cls = ALERT_CLASS_PHYSIOLOGICAL,
         .owner = p->id,
         .patient_id = p->id,
         .device_id = o->device_id,
         .rule = key,
-        .severity = RULES_SEV_LOW,
+        .severity = ALERT_SEV_LOW,
         .code = t->code,
         .value = o->value,
         .worse_is_lower = t->dir == RULES_LOW,
@@ -320,11 +320,11 @@ static void trend_alert(struct rules_engine *e, struct rules__patient *p, const 
                         const char *rule, bool on, int sev, const char *title, int64_t now)
 {
     if (!on) {
-        rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, rule, now);
+        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, rule, now);
         return;
     }
     struct rules__change ch = {
-        .cls = RULES_CLASS_PHYSIOLOGICAL,
+        .cls = ALERT_CLASS_PHYSIOLOGICAL,
         .owner = p->id,
         .patient_id = p->id,
         .device_id = o->device_id,
@@ -344,7 +344,7 @@ static void trends(struct rules_engine *e, struct rules__patient *p, const struc
                    int64_t now)
 {
     const struct rules_patient_config *c = rules__config(e, p);
-    char title[RULES_TITLE_MAX];
+    char title[ALERT_TITLE_MAX];
     if (o->code == OBS_CODE_WEIGHT && (c->weight_gain_3d_kg > 0 || c->weight_gain_1d_kg > 0)) {
         rules_series_add(&p->weight, o->effective_us, o->value);
         static const struct {
@@ -361,7 +361,7 @@ static void trends(struct rules_engine *e, struct rules__patient *p, const struc
                       rules_trend_is_more_than(delta, limit);
             snprintf(title, sizeof(title), "Weight up %.1f kg in %d day%s (limit %.1f kg)", delta,
                      w[i].days, w[i].days > 1 ? "s" : "", limit);
-            trend_alert(e, p, o, w[i].rule, on, RULES_SEV_MEDIUM, title, now);
+            trend_alert(e, p, o, w[i].rule, on, ALERT_SEV_MEDIUM, title, now);
         }
     }
     if ((o->code == OBS_CODE_GLUCOSE || o->code == OBS_CODE_GLUCOSE_CGM) &&
@@ -370,12 +370,12 @@ static void trends(struct rules_engine *e, struct rules__patient *p, const struc
         double slope = 0;
         if (rules_series_slope(&p->glucose, o->effective_us, GLUCOSE_WINDOW_US, 3, &slope) < 0)
             return;
-        bool open = rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, "trend.glucose_fall");
+        bool open = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, "trend.glucose_fall");
         /* Clears only once the fall has slowed to three quarters of the limit. */
         double limit = open ? 0.75 * c->glucose_fall_per_min : c->glucose_fall_per_min;
         snprintf(title, sizeof(title), "Glucose falling %.1f mg/dL per min", -slope);
         trend_alert(e, p, o, "trend.glucose_fall", rules_trend_is_more_than(-slope, limit),
-                    RULES_SEV_HIGH, title, now);
+                    ALERT_SEV_HIGH, title, now);
     }
 }
 
@@ -390,15 +390,15 @@ static int news2_severity(enum rules_news2_band b)
 {
     switch (b) {
     case RULES_NEWS2_BAND_LOW:
-        return RULES_SEV_INFO;
+        return ALERT_SEV_INFO;
     case RULES_NEWS2_BAND_LOW_MEDIUM:
-        return RULES_SEV_LOW;
+        return ALERT_SEV_LOW;
     case RULES_NEWS2_BAND_MEDIUM:
-        return RULES_SEV_MEDIUM;
+        return ALERT_SEV_MEDIUM;
     case RULES_NEWS2_BAND_HIGH:
-        return RULES_SEV_HIGH;
+        return ALERT_SEV_HIGH;
     default:
-        return RULES_SEV_NONE;
+        return ALERT_SEV_NONE;
     }
 }
 
@@ -449,14 +449,14 @@ static void news2(struct rules_engine *e, struct rules__patient *p, int64_t now)
     if (rules_news2_score(&in, &r) < 0 || !r.complete)
         return; /* an incomplete score neither raises nor clears */
     if (r.band >= c->news2_min_band) {
-        char title[RULES_TITLE_MAX], detail[RULES_DETAIL_MAX];
+        char title[ALERT_TITLE_MAX], detail[ALERT_DETAIL_MAX];
         snprintf(title, sizeof(title), "NEWS2 %d (%s)", r.score, rules_news2_band_name(r.band));
         int n = snprintf(detail, sizeof(detail), "%s.", rules_news2_band_response(r.band));
         for (int i = 0; i < RULES_NEWS2__COUNT && n > 0 && (size_t)n < sizeof(detail); i++)
             n += snprintf(detail + n, sizeof(detail) - (size_t)n, " %s %d",
                           rules_news2_param_name((enum rules_news2_param)i), r.sub[i]);
         struct rules__change ch = {
-            .cls = RULES_CLASS_PHYSIOLOGICAL,
+            .cls = ALERT_CLASS_PHYSIOLOGICAL,
             .owner = p->id,
             .patient_id = p->id,
             .rule = "news2",
@@ -469,9 +469,9 @@ static void news2(struct rules_engine *e, struct rules__patient *p, int64_t now)
         };
         rules__raise(e, &ch);
         p->news2_below = 0;
-    } else if (rules__find(e, RULES_CLASS_PHYSIOLOGICAL, p->id, "news2") && ++p->news2_below >= 2) {
+    } else if (rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, "news2") && ++p->news2_below >= 2) {
         /* Two complete scores in a row below the alerting band. */
-        rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, "news2", now);
+        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, "news2", now);
         p->news2_below = 0;
     }
 }
@@ -516,14 +516,14 @@ void rules__schedule_timer(struct rules_engine *e, struct rules__timer *t, int64
     for (int i = 0; i < 2 && schedules[s].codes[i]; i++)
         taken = taken || p->latest[schedules[s].codes[i]].t >= since;
     if (!taken) {
-        char title[RULES_TITLE_MAX];
+        char title[ALERT_TITLE_MAX];
         snprintf(title, sizeof(title), "Missed measurement: no %s today", schedules[s].what);
         struct rules__change ch = {
-            .cls = RULES_CLASS_TECHNICAL,
+            .cls = ALERT_CLASS_TECHNICAL,
             .owner = p->id,
             .patient_id = p->id,
             .rule = schedules[s].rule,
-            .severity = RULES_SEV_LOW,
+            .severity = ALERT_SEV_LOW,
             .code = (uint16_t)schedules[s].codes[0],
             .value = NAN,
             .at = now,
@@ -584,14 +584,14 @@ static void observe_one(struct rules_engine *e, const struct obs *o, int64_t now
         if (has_rule[dir])
             continue;
         /* A rule switched off: its open alert ends with the next reading. */
-        char key[RULES_RULE_MAX];
+        char key[ALERT_RULE_MAX];
         snprintf(key, sizeof(key), "threshold.%s.%s", code_name(o->code), dir ? "high" : "low");
-        rules__clear(e, RULES_CLASS_PHYSIOLOGICAL, p->id, key, now);
+        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
     }
     trends(e, p, o, now);
     for (int s = 0; s < RULES__SCHEDULES; s++)
         if (schedules[s].codes[0] == o->code || schedules[s].codes[1] == o->code)
-            rules__clear(e, RULES_CLASS_TECHNICAL, p->id, schedules[s].rule, now);
+            rules__clear(e, ALERT_CLASS_TECHNICAL, p->id, schedules[s].rule, now);
     if (is_news2_component(o->code))
         mark_dirty(e, p, o->received_us);
 }

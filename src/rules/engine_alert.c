@@ -32,7 +32,7 @@ struct rules__alert *rules__find(const struct rules_engine *e, int cls, int64_t 
     return a && a->owner == owner && a->a.cls == cls && strcmp(a->a.rule, rule) == 0 ? a : NULL;
 }
 
-static void emit(struct rules_engine *e, const struct rules__alert *a, enum rules_event ev,
+static void emit(struct rules_engine *e, const struct rules__alert *a, enum alert_event ev,
                  const char *who, const char *target)
 {
     if (e->sink.changed)
@@ -44,7 +44,7 @@ static void plan(struct rules_engine *e, struct rules__alert *a)
 {
     const struct rules_escalation *p = &e->esc[a->a.severity];
     int64_t due = 0;
-    if (a->a.state == RULES_ALERT_RAISED && p->n_tiers) {
+    if (a->a.state == ALERT_RAISED && p->n_tiers) {
         if (a->a.tier < p->n_tiers)
             due = a->a.raised_us + (int64_t)p->after_s[a->a.tier] * 1000000;
         else if (p->repeat_s)
@@ -61,7 +61,7 @@ static void plan(struct rules_engine *e, struct rules__alert *a)
 void rules__escalate(struct rules_engine *e, struct rules__alert *a, int64_t now)
 {
     const struct rules_escalation *p = &e->esc[a->a.severity];
-    if (a->a.state != RULES_ALERT_RAISED || p->n_tiers == 0) {
+    if (a->a.state != ALERT_RAISED || p->n_tiers == 0) {
         plan(e, a);
         return;
     }
@@ -76,7 +76,7 @@ void rules__escalate(struct rules_engine *e, struct rules__alert *a, int64_t now
     a->a.updated_us = now;
     e->stats.escalations++;
     plan(e, a);
-    emit(e, a, RULES_EV_ESCALATED, NULL, target);
+    emit(e, a, ALERT_EV_ESCALATED, NULL, target);
 }
 
 static void set_text(char *dst, size_t cap, const char *s)
@@ -99,7 +99,7 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
         }
         if (c->severity > a->a.severity) {
             a->a.severity = (uint8_t)c->severity;
-            rose = a->a.state == RULES_ALERT_RAISED;
+            rose = a->a.state == ALERT_RAISED;
             set_text(a->a.title, sizeof(a->a.title), c->title);
             set_text(a->a.detail, sizeof(a->a.detail), c->detail);
             changed = true;
@@ -109,7 +109,7 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
             a->a.trigger_received_us = c->rx;
             if (rose) /* the new severity's tiers, counted from the raise, apply now */
                 plan(e, a);
-            emit(e, a, RULES_EV_UPDATED, NULL, NULL);
+            emit(e, a, ALERT_EV_UPDATED, NULL, NULL);
             if (rose && a->a.next_escalation_us && a->a.next_escalation_us <= c->at)
                 rules__escalate(e, a, c->at);
         }
@@ -122,7 +122,7 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
     set_text(a->a.rule, sizeof(a->a.rule), c->rule);
     a->a.cls = (uint8_t)c->cls;
     a->a.severity = (uint8_t)c->severity;
-    a->a.state = RULES_ALERT_RAISED;
+    a->a.state = ALERT_RAISED;
     a->a.code = c->code;
     set_text(a->a.title, sizeof(a->a.title), c->title);
     set_text(a->a.detail, sizeof(a->a.detail), c->detail);
@@ -145,7 +145,7 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
         a->a.tier = 1;
     }
     plan(e, a);
-    emit(e, a, RULES_EV_RAISED, NULL, target);
+    emit(e, a, ALERT_EV_RAISED, NULL, target);
     return a;
 }
 
@@ -161,14 +161,14 @@ static void forget(struct rules_engine *e, struct rules__alert *a)
 void rules__resolve(struct rules_engine *e, struct rules__alert *a, const char *who,
                     const char *note, int64_t now)
 {
-    a->a.state = RULES_ALERT_RESOLVED;
+    a->a.state = ALERT_RESOLVED;
     a->a.resolved_us = now;
     a->a.updated_us = now;
     a->a.next_escalation_us = 0;
     set_text(a->a.resolved_by, sizeof(a->a.resolved_by), who);
     set_text(a->a.note, sizeof(a->a.note), note);
     e->stats.resolved++;
-    emit(e, a, RULES_EV_RESOLVED, who, NULL);
+    emit(e, a, ALERT_EV_RESOLVED, who, NULL);
     forget(e, a);
 }
 
@@ -184,14 +184,14 @@ int rules_engine_ack(struct rules_engine *e, int64_t alert_id, const char *who, 
     struct rules__alert *a = hx_idmap_get(&e->alerts, alert_id);
     if (!a)
         return HX_ENOTFOUND;
-    if (a->a.state != RULES_ALERT_RAISED)
+    if (a->a.state != ALERT_RAISED)
         return HX_EINVAL;
-    a->a.state = RULES_ALERT_ACKED;
+    a->a.state = ALERT_ACKED;
     a->a.acked_us = now_us;
     a->a.updated_us = now_us;
     set_text(a->a.acked_by, sizeof(a->a.acked_by), who);
     plan(e, a); /* cancels the escalation */
-    emit(e, a, RULES_EV_ACKED, who, NULL);
+    emit(e, a, ALERT_EV_ACKED, who, NULL);
     return 0;
 }
 
@@ -205,13 +205,13 @@ int rules_engine_resolve(struct rules_engine *e, int64_t alert_id, const char *w
     return 0;
 }
 
-void rules_engine_restore(struct rules_engine *e, const struct rules_alert *in, int64_t now_us)
+void rules_engine_restore(struct rules_engine *e, const struct alert *in, int64_t now_us)
 {
-    if (in->state == RULES_ALERT_RESOLVED || hx_idmap_get(&e->alerts, in->id))
+    if (in->state == ALERT_RESOLVED || hx_idmap_get(&e->alerts, in->id))
         return;
     struct rules__alert *a = hx_xcalloc(1, sizeof(*a));
     a->a = *in;
-    a->owner = in->cls == RULES_CLASS_TECHNICAL && in->device_id ? in->device_id : in->patient_id;
+    a->owner = in->cls == ALERT_CLASS_TECHNICAL && in->device_id ? in->device_id : in->patient_id;
     a->key = rules__key(in->cls, a->owner, in->rule);
     rules__timer_init(&a->esc, RULES__T_ESCALATION, a);
     if (rules__find(e, in->cls, a->owner, in->rule)) { /* two open episodes: keep the first */
@@ -225,7 +225,7 @@ void rules_engine_restore(struct rules_engine *e, const struct rules_alert *in, 
     e->stats.open++;
     /* Repeats already sent are not known exactly: count them from the stored deadline. */
     const struct rules_escalation *p = &e->esc[a->a.severity];
-    if (a->a.state == RULES_ALERT_RAISED && p->n_tiers && a->a.tier >= p->n_tiers && p->repeat_s &&
+    if (a->a.state == ALERT_RAISED && p->n_tiers && a->a.tier >= p->n_tiers && p->repeat_s &&
         in->next_escalation_us) {
         int64_t last = a->a.raised_us + (int64_t)p->after_s[p->n_tiers - 1] * 1000000;
         int64_t k = (in->next_escalation_us - last) / ((int64_t)p->repeat_s * 1000000);
@@ -235,17 +235,17 @@ void rules_engine_restore(struct rules_engine *e, const struct rules_alert *in, 
     (void)now_us; /* an overdue escalation fires at the first tick */
 }
 
-const struct rules_alert *rules_engine_alert(const struct rules_engine *e, int64_t id)
+const struct alert *rules_engine_alert(const struct rules_engine *e, int64_t id)
 {
     const struct rules__alert *a = hx_idmap_get(&e->alerts, id);
     return a ? &a->a : NULL;
 }
 
-const struct rules_alert *rules_engine_find(const struct rules_engine *e, int64_t patient_id,
-                                            const char *rule)
+const struct alert *rules_engine_find(const struct rules_engine *e, int64_t patient_id,
+                                      const char *rule)
 {
-    const struct rules__alert *a = rules__find(e, RULES_CLASS_PHYSIOLOGICAL, patient_id, rule);
+    const struct rules__alert *a = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, patient_id, rule);
     if (!a)
-        a = rules__find(e, RULES_CLASS_TECHNICAL, patient_id, rule);
+        a = rules__find(e, ALERT_CLASS_TECHNICAL, patient_id, rule);
     return a ? &a->a : NULL;
 }

@@ -42,7 +42,7 @@ static void raise_tech(struct rules_engine *e, const struct rules__device *d, co
                        int sev, double value, const char *title, int64_t now)
 {
     struct rules__change c = {
-        .cls = RULES_CLASS_TECHNICAL,
+        .cls = ALERT_CLASS_TECHNICAL,
         .owner = d->id,
         .patient_id = d->patient_id,
         .device_id = d->id,
@@ -70,7 +70,7 @@ void rules_engine_watch_device(struct rules_engine *e, int64_t device_id, int64_
         rules__timer_set(e, &d->nodata, nodata_due(e, d));
     else {
         rules__timer_cancel(e, &d->nodata);
-        rules__clear(e, RULES_CLASS_TECHNICAL, d->id, "nodata", now_us);
+        rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "nodata", now_us);
     }
 }
 
@@ -82,7 +82,7 @@ void rules__device_data(struct rules_engine *e, int64_t device_id, int64_t now)
     d->last_data_us = now;
     if (d->interval_s && d->nodata.heap_idx == RULES__NOT_IN_HEAP) {
         /* It had gone silent: the alert resolves and the watch starts again. */
-        rules__clear(e, RULES_CLASS_TECHNICAL, d->id, "nodata", now);
+        rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "nodata", now);
         rules__timer_set(e, &d->nodata, nodata_due(e, d));
     }
 }
@@ -92,7 +92,7 @@ void rules__device_timer(struct rules_engine *e, struct rules__timer *t, int64_t
     struct rules__device *d = t->owner;
     if (t->kind == RULES__T_DISCONNECT) {
         if (!d->connected)
-            raise_tech(e, d, "disconnected", RULES_SEV_LOW, NAN, "Device disconnected", now);
+            raise_tech(e, d, "disconnected", ALERT_SEV_LOW, NAN, "Device disconnected", now);
         return;
     }
     if (!d->interval_s)
@@ -102,9 +102,9 @@ void rules__device_timer(struct rules_engine *e, struct rules__timer *t, int64_t
         rules__timer_set(e, t, due);
         return;
     }
-    char title[RULES_TITLE_MAX];
+    char title[ALERT_TITLE_MAX];
     snprintf(title, sizeof(title), "No data for over %u s", d->interval_s);
-    raise_tech(e, d, "nodata", RULES_SEV_MEDIUM, NAN, title, now);
+    raise_tech(e, d, "nodata", ALERT_SEV_MEDIUM, NAN, title, now);
     /* Re-armed by the next reading (rules__device_data). */
 }
 
@@ -115,7 +115,7 @@ void rules_engine_presence(struct rules_engine *e, int64_t device_id, bool conne
     d->connected = connected;
     if (connected) {
         rules__timer_cancel(e, &d->discon);
-        rules__clear(e, RULES_CLASS_TECHNICAL, d->id, "disconnected", now_us);
+        rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "disconnected", now_us);
     } else {
         rules__timer_set(e, &d->discon, now_us + RULES__DISCONNECT_GRACE_US);
     }
@@ -127,22 +127,22 @@ void rules_engine_status(struct rules_engine *e, int64_t device_id, int battery_
     struct rules__device *d = device(e, device_id);
     if (battery_pct >= 0) {
         if (battery_pct < BATTERY_LOW) {
-            char title[RULES_TITLE_MAX];
+            char title[ALERT_TITLE_MAX];
             snprintf(title, sizeof(title), "Battery low: %d %%", battery_pct);
             raise_tech(e, d, "battery",
-                       battery_pct < BATTERY_CRIT ? RULES_SEV_MEDIUM : RULES_SEV_LOW, battery_pct,
+                       battery_pct < BATTERY_CRIT ? ALERT_SEV_MEDIUM : ALERT_SEV_LOW, battery_pct,
                        title, now_us);
         } else if (battery_pct > BATTERY_CLEARED) {
-            rules__clear(e, RULES_CLASS_TECHNICAL, d->id, "battery", now_us);
+            rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "battery", now_us);
         }
     }
     if (rssi_dbm != 0) {
         if (rssi_dbm < RSSI_WEAK) {
-            char title[RULES_TITLE_MAX];
+            char title[ALERT_TITLE_MAX];
             snprintf(title, sizeof(title), "Signal weak: %d dBm", rssi_dbm);
-            raise_tech(e, d, "signal", RULES_SEV_LOW, rssi_dbm, title, now_us);
+            raise_tech(e, d, "signal", ALERT_SEV_LOW, rssi_dbm, title, now_us);
         } else if (rssi_dbm > RSSI_CLEARED) {
-            rules__clear(e, RULES_CLASS_TECHNICAL, d->id, "signal", now_us);
+            rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "signal", now_us);
         }
     }
 }

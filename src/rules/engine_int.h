@@ -31,7 +31,7 @@ struct rules__timer {
 
 /* An open alert with the engine's own bookkeeping. */
 struct rules__alert {
-    struct rules_alert a;    /* what the sink sees */
+    struct alert a;          /* what the sink sees */
     int64_t owner;           /* patient id (physiological) or device id (technical) */
     uint64_t key;            /* hash of (class, owner, rule) in by_key */
     struct rules__timer esc; /* next escalation */
@@ -83,7 +83,7 @@ struct rules_engine {
     int64_t next_id;                                     /* next alert id */
     struct rules_patient_config dflt;                    /* default config */
     uint32_t cfg_gen;                                    /* bumped when any config changes */
-    struct rules_escalation esc[RULES_SEV_CRITICAL + 1]; /* per severity */
+    struct rules_escalation esc[ALERT_SEV_CRITICAL + 1]; /* per severity */
     uint32_t nodata_grace_us;                            /* after the interval */
     struct hx_idmap patients;                            /* id -> struct rules__patient */
     struct hx_idmap devices;                             /* id -> struct rules__device */
@@ -111,12 +111,12 @@ struct rules__alert *rules__find(const struct rules_engine *e, int cls, int64_t 
                                  const char *rule);
 /* What a raise or an update says. value: the reading (NAN when none); rx: its receive time. */
 struct rules__change {
-    int cls;             /* enum rules_alert_class */
+    int cls;             /* enum alert_class */
     int64_t owner;       /* patient or device id */
     int64_t patient_id;  /* for the alert */
     int64_t device_id;   /* for the alert, 0 when none */
     const char *rule;    /* rule key */
-    int severity;        /* enum rules_severity */
+    int severity;        /* enum alert_severity */
     uint16_t code;       /* code, 0 when none */
     double value;        /* the reading, NAN when none */
     bool worse_is_lower; /* worst value is the lowest (a LOW threshold) */

@@ -15,21 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const sev_names[] = {"none", "info", "low", "medium", "high", "critical"};
-
-const char *rules_severity_name(int sev)
-{
-    return sev >= 0 && sev <= RULES_SEV_CRITICAL ? sev_names[sev] : "?";
-}
-
-int rules_severity_parse(const char *name)
-{
-    for (int i = RULES_SEV_INFO; i <= RULES_SEV_CRITICAL; i++)
-        if (strcmp(name, sev_names[i]) == 0)
-            return i;
-    return RULES_SEV_NONE;
-}
-
 static const char *const proto_names[RULES_PROTO__COUNT] = {"adult_ward", "home_hf", "copd",
                                                             "diabetes"};
 
@@ -61,38 +46,38 @@ int rules_protocol_parse(const char *name)
  * single sustained extreme value alerts even before the aggregate does. Persistence: two
  * consecutive readings or 60 s, so one artefact does not page anyone. */
 static const struct rules_threshold adult_ward[] = {
-    T2(OBS_CODE_HEART_RATE, RULES_HIGH, 130, RULES_SEV_MEDIUM, 150, RULES_SEV_HIGH, 5, 60, 2),
-    T2(OBS_CODE_HEART_RATE, RULES_LOW, 45, RULES_SEV_MEDIUM, 35, RULES_SEV_HIGH, 3, 60, 2),
-    T2(OBS_CODE_SPO2, RULES_LOW, 92, RULES_SEV_MEDIUM, 88, RULES_SEV_HIGH, 2, 60, 2),
-    T2(OBS_CODE_RESP_RATE, RULES_HIGH, 24, RULES_SEV_MEDIUM, 29, RULES_SEV_HIGH, 2, 60, 2),
-    T1(OBS_CODE_RESP_RATE, RULES_LOW, 9, RULES_SEV_HIGH, 2, 60, 2),
-    T2(OBS_CODE_BP_SYS, RULES_LOW, 100, RULES_SEV_MEDIUM, 90, RULES_SEV_HIGH, 5, 60, 2),
-    T2(OBS_CODE_BP_SYS, RULES_HIGH, 200, RULES_SEV_MEDIUM, 219, RULES_SEV_HIGH, 5, 60, 2),
-    T2(OBS_CODE_TEMPERATURE, RULES_HIGH, 38.5, RULES_SEV_LOW, 39.5, RULES_SEV_MEDIUM, 0.3, 60, 2),
-    T1(OBS_CODE_TEMPERATURE, RULES_LOW, 35.5, RULES_SEV_MEDIUM, 0.3, 60, 2),
+    T2(OBS_CODE_HEART_RATE, RULES_HIGH, 130, ALERT_SEV_MEDIUM, 150, ALERT_SEV_HIGH, 5, 60, 2),
+    T2(OBS_CODE_HEART_RATE, RULES_LOW, 45, ALERT_SEV_MEDIUM, 35, ALERT_SEV_HIGH, 3, 60, 2),
+    T2(OBS_CODE_SPO2, RULES_LOW, 92, ALERT_SEV_MEDIUM, 88, ALERT_SEV_HIGH, 2, 60, 2),
+    T2(OBS_CODE_RESP_RATE, RULES_HIGH, 24, ALERT_SEV_MEDIUM, 29, ALERT_SEV_HIGH, 2, 60, 2),
+    T1(OBS_CODE_RESP_RATE, RULES_LOW, 9, ALERT_SEV_HIGH, 2, 60, 2),
+    T2(OBS_CODE_BP_SYS, RULES_LOW, 100, ALERT_SEV_MEDIUM, 90, ALERT_SEV_HIGH, 5, 60, 2),
+    T2(OBS_CODE_BP_SYS, RULES_HIGH, 200, ALERT_SEV_MEDIUM, 219, ALERT_SEV_HIGH, 5, 60, 2),
+    T2(OBS_CODE_TEMPERATURE, RULES_HIGH, 38.5, ALERT_SEV_LOW, 39.5, ALERT_SEV_MEDIUM, 0.3, 60, 2),
+    T1(OBS_CODE_TEMPERATURE, RULES_LOW, 35.5, ALERT_SEV_MEDIUM, 0.3, 60, 2),
 };
 
 /* Home remote monitoring, heart failure: spot checks, so one reading is enough. */
 static const struct rules_threshold home_hf[] = {
-    T2(OBS_CODE_HEART_RATE, RULES_HIGH, 110, RULES_SEV_MEDIUM, 130, RULES_SEV_HIGH, 5, 0, 1),
-    T1(OBS_CODE_HEART_RATE, RULES_LOW, 45, RULES_SEV_MEDIUM, 3, 0, 1),
-    T2(OBS_CODE_BP_SYS, RULES_LOW, 95, RULES_SEV_MEDIUM, 85, RULES_SEV_HIGH, 5, 0, 1),
-    T2(OBS_CODE_SPO2, RULES_LOW, 92, RULES_SEV_MEDIUM, 88, RULES_SEV_HIGH, 2, 0, 1),
+    T2(OBS_CODE_HEART_RATE, RULES_HIGH, 110, ALERT_SEV_MEDIUM, 130, ALERT_SEV_HIGH, 5, 0, 1),
+    T1(OBS_CODE_HEART_RATE, RULES_LOW, 45, ALERT_SEV_MEDIUM, 3, 0, 1),
+    T2(OBS_CODE_BP_SYS, RULES_LOW, 95, ALERT_SEV_MEDIUM, 85, ALERT_SEV_HIGH, 5, 0, 1),
+    T2(OBS_CODE_SPO2, RULES_LOW, 92, ALERT_SEV_MEDIUM, 88, ALERT_SEV_HIGH, 2, 0, 1),
 };
 
 /* COPD with a prescribed target of 88-92 %: low SpO2 starts below 88. */
 static const struct rules_threshold copd[] = {
-    T2(OBS_CODE_SPO2, RULES_LOW, 88, RULES_SEV_MEDIUM, 85, RULES_SEV_HIGH, 2, 60, 2),
-    T2(OBS_CODE_RESP_RATE, RULES_HIGH, 24, RULES_SEV_MEDIUM, 29, RULES_SEV_HIGH, 2, 60, 2),
-    T2(OBS_CODE_HEART_RATE, RULES_HIGH, 120, RULES_SEV_MEDIUM, 140, RULES_SEV_HIGH, 5, 60, 2),
+    T2(OBS_CODE_SPO2, RULES_LOW, 88, ALERT_SEV_MEDIUM, 85, ALERT_SEV_HIGH, 2, 60, 2),
+    T2(OBS_CODE_RESP_RATE, RULES_HIGH, 24, ALERT_SEV_MEDIUM, 29, ALERT_SEV_HIGH, 2, 60, 2),
+    T2(OBS_CODE_HEART_RATE, RULES_HIGH, 120, ALERT_SEV_MEDIUM, 140, ALERT_SEV_HIGH, 5, 60, 2),
 };
 
 /* Diabetes: hypoglycaemia levels 1 (< 70 mg/dL) and 2 (< 54), hyperglycaemia. */
 static const struct rules_threshold diabetes[] = {
-    T2(OBS_CODE_GLUCOSE, RULES_LOW, 70, RULES_SEV_HIGH, 54, RULES_SEV_CRITICAL, 10, 0, 1),
-    T2(OBS_CODE_GLUCOSE_CGM, RULES_LOW, 70, RULES_SEV_HIGH, 54, RULES_SEV_CRITICAL, 10, 0, 2),
-    T2(OBS_CODE_GLUCOSE, RULES_HIGH, 250, RULES_SEV_MEDIUM, 400, RULES_SEV_HIGH, 20, 0, 1),
-    T2(OBS_CODE_GLUCOSE_CGM, RULES_HIGH, 250, RULES_SEV_MEDIUM, 400, RULES_SEV_HIGH, 20, 0, 2),
+    T2(OBS_CODE_GLUCOSE, RULES_LOW, 70, ALERT_SEV_HIGH, 54, ALERT_SEV_CRITICAL, 10, 0, 1),
+    T2(OBS_CODE_GLUCOSE_CGM, RULES_LOW, 70, ALERT_SEV_HIGH, 54, ALERT_SEV_CRITICAL, 10, 0, 2),
+    T2(OBS_CODE_GLUCOSE, RULES_HIGH, 250, ALERT_SEV_MEDIUM, 400, ALERT_SEV_HIGH, 20, 0, 1),
+    T2(OBS_CODE_GLUCOSE_CGM, RULES_HIGH, 250, ALERT_SEV_MEDIUM, 400, ALERT_SEV_HIGH, 20, 0, 2),
 };
 
 static void copy_rules(struct rules_patient_config *cfg, const struct rules_threshold *t, size_t n)
@@ -191,8 +176,8 @@ static int parse_tiers(struct rules_threshold *t, const char *value, char *err, 
         double lim;
         if (!parse_double(tok, &lim))
             return fail(err, len, "'%s' is not a number (in '%s')", tok, value);
-        int sev = n.severity[n.n_tiers] ? n.severity[n.n_tiers] : RULES_SEV_MEDIUM;
-        if (colon && !(sev = rules_severity_parse(colon + 1)))
+        int sev = n.severity[n.n_tiers] ? n.severity[n.n_tiers] : ALERT_SEV_MEDIUM;
+        if (colon && !(sev = alert_severity_parse(colon + 1)))
             return fail(err, len, "unknown severity '%s' (info, low, medium, high, critical)",
                         colon + 1);
         if (n.n_tiers > 0) {
@@ -398,16 +383,16 @@ void rules_escalation_defaults(struct rules_escalation *e, int severity)
     uint32_t steps[3] = {0, 0, 0};
     uint8_t n = 1;
     switch (severity) {
-    case RULES_SEV_CRITICAL:
+    case ALERT_SEV_CRITICAL:
         steps[1] = 120, steps[2] = 300, n = 3, e->repeat_s = 120;
         break;
-    case RULES_SEV_HIGH:
+    case ALERT_SEV_HIGH:
         steps[1] = 300, steps[2] = 600, n = 3, e->repeat_s = 300;
         break;
-    case RULES_SEV_MEDIUM:
+    case ALERT_SEV_MEDIUM:
         steps[1] = 900, n = 2, e->repeat_s = 900;
         break;
-    case RULES_SEV_LOW:
+    case ALERT_SEV_LOW:
         e->repeat_s = 3600;
         break;
     default:

@@ -8,24 +8,11 @@
 #ifndef MEDHUB_RULES_PROTOCOL_H
 #define MEDHUB_RULES_PROTOCOL_H
 
+#include "domain/alert.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Alert severity, lowest first. */
-enum rules_severity {
-    RULES_SEV_NONE = 0,
-    RULES_SEV_INFO = 1,
-    RULES_SEV_LOW = 2,
-    RULES_SEV_MEDIUM = 3,
-    RULES_SEV_HIGH = 4,
-    RULES_SEV_CRITICAL = 5,
-};
-
-/* "info" .. "critical" ("none" for 0, "?" otherwise). */
-const char *rules_severity_name(int sev);
-/* Parses a severity name. Returns it, or RULES_SEV_NONE when unknown. */
-int rules_severity_parse(const char *name);
 
 /* Which side of the limit is abnormal. */
 enum rules_dir {
@@ -44,7 +31,7 @@ struct rules_threshold {
     uint8_t dir;                       /* enum rules_dir */
     uint8_t n_tiers;                   /* 1..RULES_TIERS_MAX; 0 = rule disabled */
     double limit[RULES_TIERS_MAX];     /* canonical unit; each tier further out than the last */
-    uint8_t severity[RULES_TIERS_MAX]; /* enum rules_severity, rising */
+    uint8_t severity[RULES_TIERS_MAX]; /* enum alert_severity, rising */
     double hysteresis;                 /* clears at limit[0] + (LOW) or - (HIGH) this */
     uint32_t persist_s;                /* seconds the condition must hold (0 = not used) */
     uint32_t persist_n;                /* consecutive abnormal readings (0 = not used) */

@@ -17,19 +17,19 @@
 #include <math.h>
 #include <string.h>
 
-#define S(x) ((int64_t)(x) * 1000000)
+#define S(x) ((int64_t)(x)*1000000)
 #define T0   S(1800000000) /* a fixed instant in 2027 */
 
 /* What the sink saw. */
 struct seen {
-    int n[5];               /* per enum rules_event */
-    struct rules_alert last; /* last alert */
-    enum rules_event last_ev;
-    char targets[16][32];   /* escalation targets, in order (raise with tier 0 included) */
+    int n[5];          /* per enum alert_event */
+    struct alert last; /* last alert */
+    enum alert_event last_ev;
+    char targets[16][32]; /* escalation targets, in order (raise with tier 0 included) */
     int n_targets;
 };
 
-static void on_change(void *arg, const struct rules_alert *a, enum rules_event ev, const char *who,
+static void on_change(void *arg, const struct alert *a, enum alert_event ev, const char *who,
                       const char *target)
 {
     struct seen *s = arg;
@@ -52,8 +52,12 @@ static struct rules_engine *engine(struct seen *s)
 
 static void reading(struct rules_engine *e, int64_t patient, int code, double v, int64_t t)
 {
-    struct obs o = {.patient_id = patient, .device_id = 7, .effective_us = t, .received_us = t,
-                    .value = v, .code = (uint16_t)code};
+    struct obs o = {.patient_id = patient,
+                    .device_id = 7,
+                    .effective_us = t,
+                    .received_us = t,
+                    .value = v,
+                    .code = (uint16_t)code};
     rules_engine_observe(e, &o, 1, t);
 }
 
@@ -65,23 +69,23 @@ static void test_threshold_needs_two_readings_and_clears_past_hysteresis(void **
     /* Adult ward: SpO2 < 92 medium, < 88 high, hysteresis 2, two readings or 60 s. */
     reading(e, 1, OBS_CODE_SPO2, 97, T0);
     reading(e, 1, OBS_CODE_SPO2, 91, T0 + S(1));
-    assert_int_equal(s.n[RULES_EV_RAISED], 0); /* one reading is not enough */
+    assert_int_equal(s.n[ALERT_EV_RAISED], 0); /* one reading is not enough */
     reading(e, 1, OBS_CODE_SPO2, 91, T0 + S(2));
-    assert_int_equal(s.n[RULES_EV_RAISED], 1);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 1);
     assert_string_equal(s.last.rule, "threshold.spo2.low");
-    assert_int_equal(s.last.severity, RULES_SEV_MEDIUM);
+    assert_int_equal(s.last.severity, ALERT_SEV_MEDIUM);
     /* 92 and 93 are inside the hysteresis band: still open. */
     reading(e, 1, OBS_CODE_SPO2, 93, T0 + S(3));
-    assert_int_equal(s.n[RULES_EV_RESOLVED], 0);
+    assert_int_equal(s.n[ALERT_EV_RESOLVED], 0);
     assert_non_null(rules_engine_find(e, 1, "threshold.spo2.low"));
     reading(e, 1, OBS_CODE_SPO2, 94, T0 + S(4));
-    assert_int_equal(s.n[RULES_EV_RESOLVED], 1);
+    assert_int_equal(s.n[ALERT_EV_RESOLVED], 1);
     assert_null(rules_engine_find(e, 1, "threshold.spo2.low"));
     /* A later drop is a new episode with a new id. */
     int64_t first = s.last.id;
     reading(e, 1, OBS_CODE_SPO2, 90, T0 + S(5));
     reading(e, 1, OBS_CODE_SPO2, 90, T0 + S(6));
-    assert_int_equal(s.n[RULES_EV_RAISED], 2);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 2);
     assert_true(s.last.id > first);
     rules_engine_free(e);
 }
@@ -98,9 +102,9 @@ static void test_persistence_by_time(void **state)
     rules_engine_set_patient_config(e, 1, &c);
     reading(e, 1, OBS_CODE_SPO2, 90, T0);
     reading(e, 1, OBS_CODE_SPO2, 90, T0 + S(29));
-    assert_int_equal(s.n[RULES_EV_RAISED], 0);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 0);
     reading(e, 1, OBS_CODE_SPO2, 90, T0 + S(30));
-    assert_int_equal(s.n[RULES_EV_RAISED], 1);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 1);
     rules_engine_free(e);
 }
 
@@ -112,9 +116,9 @@ static void test_flapping_for_ten_minutes_is_one_episode(void **state)
     for (int i = 0; i < 600; i++) /* every second, 91 / 93 around the 92 limit */
         reading(e, 1, OBS_CODE_SPO2, i % 2 ? 93 : 91, T0 + S(i));
     reading(e, 1, OBS_CODE_SPO2, 91, T0 + S(600));
-    assert_int_equal(s.n[RULES_EV_RAISED], 1);
-    assert_int_equal(s.n[RULES_EV_RESOLVED], 0);
-    const struct rules_alert *a = rules_engine_find(e, 1, "threshold.spo2.low");
+    assert_int_equal(s.n[ALERT_EV_RAISED], 1);
+    assert_int_equal(s.n[ALERT_EV_RESOLVED], 0);
+    const struct alert *a = rules_engine_find(e, 1, "threshold.spo2.low");
     assert_non_null(a);
     assert_true(a->count >= 300);
     rules_engine_free(e);
@@ -129,28 +133,24 @@ static void test_severity_rises_within_the_episode(void **state)
     reading(e, 1, OBS_CODE_SPO2, 91, T0 + S(1));
     int64_t id = s.last.id;
     reading(e, 1, OBS_CODE_SPO2, 86, T0 + S(2));
-    assert_int_equal(s.n[RULES_EV_RAISED], 1);
-    assert_int_equal(s.last_ev, RULES_EV_UPDATED);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 1);
+    assert_int_equal(s.last_ev, ALERT_EV_UPDATED);
     assert_int_equal(s.last.id, id);
-    assert_int_equal(s.last.severity, RULES_SEV_HIGH);
+    assert_int_equal(s.last.severity, ALERT_SEV_HIGH);
     assert_true(s.last.worst_value == 86);
     /* Getting better does not lower it. */
     reading(e, 1, OBS_CODE_SPO2, 90, T0 + S(3));
-    assert_int_equal(rules_engine_alert(e, id)->severity, RULES_SEV_HIGH);
+    assert_int_equal(rules_engine_alert(e, id)->severity, ALERT_SEV_HIGH);
     rules_engine_free(e);
 }
 
 /* One full NEWS2 set: the values given, the rest normal. */
-static void set(struct rules_engine *e, int64_t t, double rr, double spo2, double sbp,
-                double pulse)
+static void set(struct rules_engine *e, int64_t t, double rr, double spo2, double sbp, double pulse)
 {
     struct obs o[7] = {
-        {.code = OBS_CODE_RESP_RATE, .value = rr},
-        {.code = OBS_CODE_SPO2, .value = spo2},
-        {.code = OBS_CODE_O2_FLOW, .value = 0},
-        {.code = OBS_CODE_BP_SYS, .value = sbp},
-        {.code = OBS_CODE_HEART_RATE, .value = pulse},
-        {.code = OBS_CODE_CONSCIOUSNESS, .value = 1},
+        {.code = OBS_CODE_RESP_RATE, .value = rr},     {.code = OBS_CODE_SPO2, .value = spo2},
+        {.code = OBS_CODE_O2_FLOW, .value = 0},        {.code = OBS_CODE_BP_SYS, .value = sbp},
+        {.code = OBS_CODE_HEART_RATE, .value = pulse}, {.code = OBS_CODE_CONSCIOUSNESS, .value = 1},
         {.code = OBS_CODE_TEMPERATURE, .value = 37.0},
     };
     for (int i = 0; i < 7; i++) {
@@ -175,17 +175,17 @@ static void test_news2_medium_then_high_at_the_right_reading(void **state)
     set(e, T0 + S(60), 21, 95, 125, 95); /* rr 2, spo2 1, pulse 1 = 4: low, no alert */
     assert_null(rules_engine_find(e, 2, "news2"));
     set(e, T0 + S(120), 22, 94, 108, 95); /* 2 + 1 + sbp 1 + 1 = 5: medium */
-    const struct rules_alert *a = rules_engine_find(e, 2, "news2");
+    const struct alert *a = rules_engine_find(e, 2, "news2");
     assert_non_null(a);
-    assert_int_equal(a->severity, RULES_SEV_MEDIUM);
+    assert_int_equal(a->severity, ALERT_SEV_MEDIUM);
     assert_string_equal(a->title, "NEWS2 5 (medium)");
     set(e, T0 + S(180), 23, 93, 108, 105); /* 2 + 2 + 1 + 1 = 6: still medium */
-    assert_int_equal(rules_engine_find(e, 2, "news2")->severity, RULES_SEV_MEDIUM);
+    assert_int_equal(rules_engine_find(e, 2, "news2")->severity, ALERT_SEV_MEDIUM);
     set(e, T0 + S(240), 23, 93, 99, 105); /* 2 + 2 + sbp 2 + 1 = 7: high */
     a = rules_engine_find(e, 2, "news2");
-    assert_int_equal(a->severity, RULES_SEV_HIGH);
+    assert_int_equal(a->severity, ALERT_SEV_HIGH);
     assert_string_equal(a->title, "NEWS2 7 (high)");
-    assert_int_equal(s.n[RULES_EV_RAISED], 1); /* one episode throughout */
+    assert_int_equal(s.n[ALERT_EV_RAISED], 1); /* one episode throughout */
     /* Recovery: two complete scores below the band resolve it. */
     set(e, T0 + S(300), 16, 97, 125, 75);
     assert_non_null(rules_engine_find(e, 2, "news2"));
@@ -217,10 +217,9 @@ static void test_escalation_tiers_repeat_until_acknowledged(void **state)
     struct rules_engine *e = engine(&s);
     struct rules_escalation p;
     char err[128];
-    assert_int_equal(rules_escalation_parse(&p, "0:nurse,300:charge,600:rrt;repeat=300", err,
-                                            sizeof(err)),
-                     0);
-    rules_engine_set_escalation(e, RULES_SEV_HIGH, &p);
+    assert_int_equal(
+        rules_escalation_parse(&p, "0:nurse,300:charge,600:rrt;repeat=300", err, sizeof(err)), 0);
+    rules_engine_set_escalation(e, ALERT_SEV_HIGH, &p);
     reading(e, 1, OBS_CODE_SPO2, 86, T0);
     reading(e, 1, OBS_CODE_SPO2, 86, T0 + S(1)); /* raised high at T0 + 1 s */
     assert_int_equal(s.n_targets, 1);
@@ -238,15 +237,14 @@ static void test_escalation_tiers_repeat_until_acknowledged(void **state)
     assert_int_equal(s.n_targets, 5); /* two repeats of the last tier */
     assert_string_equal(s.targets[4], "rrt");
     assert_int_equal(rules_engine_ack(e, s.last.id, "nurse.jo", raised + S(1201)), 0);
-    assert_int_equal(s.last.state, RULES_ALERT_ACKED);
+    assert_int_equal(s.last.state, ALERT_ACKED);
     assert_string_equal(s.last.acked_by, "nurse.jo");
     assert_int_equal(rules_engine_next_due(e), INT64_MAX);
     rules_engine_tick(e, raised + S(5000));
     assert_int_equal(s.n_targets, 5); /* acknowledged: no more */
     assert_int_equal(rules_engine_ack(e, s.last.id, "x", raised + S(5001)), HX_EINVAL);
-    assert_int_equal(rules_engine_resolve(e, s.last.id, "dr.who", "treated", raised + S(5002)),
-                     0);
-    assert_int_equal(s.last.state, RULES_ALERT_RESOLVED);
+    assert_int_equal(rules_engine_resolve(e, s.last.id, "dr.who", "treated", raised + S(5002)), 0);
+    assert_int_equal(s.last.state, ALERT_RESOLVED);
     assert_string_equal(s.last.note, "treated");
     assert_int_equal(rules_engine_resolve(e, s.last.id, "x", "", raised + S(5003)), HX_ENOTFOUND);
     rules_engine_free(e);
@@ -263,15 +261,15 @@ static void test_nodata_at_interval_plus_grace_and_clears_on_data(void **state)
     /* Data at +5 s moves the deadline lazily: the timer fires at +12 and re-arms. */
     reading(e, 1, OBS_CODE_SPO2, 97, T0 + S(5));
     rules_engine_tick(e, T0 + S(12));
-    assert_int_equal(s.n[RULES_EV_RAISED], 0);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 0);
     assert_int_equal(rules_engine_next_due(e), T0 + S(17));
     rules_engine_tick(e, T0 + S(17));
-    assert_int_equal(s.n[RULES_EV_RAISED], 1);
+    assert_int_equal(s.n[ALERT_EV_RAISED], 1);
     assert_string_equal(s.last.rule, "nodata");
-    assert_int_equal(s.last.cls, RULES_CLASS_TECHNICAL);
+    assert_int_equal(s.last.cls, ALERT_CLASS_TECHNICAL);
     assert_int_equal(s.last.device_id, 7);
     reading(e, 1, OBS_CODE_SPO2, 97, T0 + S(30));
-    assert_int_equal(s.n[RULES_EV_RESOLVED], 1);
+    assert_int_equal(s.n[ALERT_EV_RESOLVED], 1);
     assert_int_equal(rules_engine_next_due(e), T0 + S(42));
     rules_engine_free(e);
 }
@@ -281,16 +279,22 @@ static void test_restore_rearms_escalation_and_keeps_the_episode(void **state)
     (void)state;
     struct seen s;
     struct rules_engine *e = engine(&s);
-    struct rules_alert a = {.id = 41, .patient_id = 1, .cls = RULES_CLASS_PHYSIOLOGICAL,
-                            .severity = RULES_SEV_HIGH, .state = RULES_ALERT_RAISED, .tier = 1,
-                            .count = 3, .raised_us = T0, .updated_us = T0,
-                            .next_escalation_us = T0 + S(300)};
+    struct alert a = {.id = 41,
+                      .patient_id = 1,
+                      .cls = ALERT_CLASS_PHYSIOLOGICAL,
+                      .severity = ALERT_SEV_HIGH,
+                      .state = ALERT_RAISED,
+                      .tier = 1,
+                      .count = 3,
+                      .raised_us = T0,
+                      .updated_us = T0,
+                      .next_escalation_us = T0 + S(300)};
     strcpy(a.rule, "threshold.spo2.low");
     a.first_value = a.worst_value = a.current_value = 86;
     rules_engine_restore(e, &a, T0 + S(10));
     assert_int_equal(rules_engine_next_due(e), T0 + S(300));
     reading(e, 1, OBS_CODE_SPO2, 85, T0 + S(20));
-    assert_int_equal(s.n[RULES_EV_RAISED], 0); /* the same episode goes on */
+    assert_int_equal(s.n[ALERT_EV_RAISED], 0); /* the same episode goes on */
     assert_int_equal(rules_engine_find(e, 1, "threshold.spo2.low")->id, 41);
     rules_engine_tick(e, T0 + S(300));
     assert_string_equal(s.targets[0], "charge_nurse");
@@ -332,9 +336,9 @@ static void test_glucose_falling_fast(void **state)
     rules_engine_set_patient_config(e, 4, &c);
     for (int i = 0; i <= 10; i++) /* -2.5 mg/dL per minute from 180 */
         reading(e, 4, OBS_CODE_GLUCOSE_CGM, 180 - 2.5 * i, T0 + S(60 * i));
-    const struct rules_alert *a = rules_engine_find(e, 4, "trend.glucose_fall");
+    const struct alert *a = rules_engine_find(e, 4, "trend.glucose_fall");
     assert_non_null(a);
-    assert_int_equal(a->severity, RULES_SEV_HIGH);
+    assert_int_equal(a->severity, ALERT_SEV_HIGH);
     rules_engine_free(e);
 }
 
@@ -346,11 +350,10 @@ static void test_settings_parse_and_refuse(void **state)
     char err[160];
     assert_int_equal(rules_config_apply(&c, "protocol", "copd", err, sizeof(err)), 0);
     assert_int_equal(c.spo2_scale, 2);
-    assert_int_equal(rules_config_apply(&c, "spo2.low", "88:medium,85:high", err, sizeof(err)),
-                     0);
+    assert_int_equal(rules_config_apply(&c, "spo2.low", "88:medium,85:high", err, sizeof(err)), 0);
     const struct rules_threshold *t = rules_config_threshold(&c, OBS_CODE_SPO2, RULES_LOW);
     assert_non_null(t);
-    assert_true(t->limit[0] == 88 && t->limit[1] == 85 && t->severity[1] == RULES_SEV_HIGH);
+    assert_true(t->limit[0] == 88 && t->limit[1] == 85 && t->severity[1] == ALERT_SEV_HIGH);
     assert_int_equal(rules_config_apply(&c, "spo2.low", "85,88", err, sizeof(err)), HX_EINVAL);
     assert_int_equal(rules_config_apply(&c, "nonsense.low", "1", err, sizeof(err)), HX_EINVAL);
     assert_non_null(strstr(err, "unknown code 'nonsense'"));
