@@ -218,3 +218,65 @@ int store_event_list(struct store *st, int64_t device_id, int64_t patient_id, in
         return 0;
     return st->ops->event_list(st, device_id, patient_id, since_us, until_us, limit, fn, arg);
 }
+
+int store_alert_save_batch(struct store *st, const struct alert *a,
+                           const struct alert_transition *tr, size_t n)
+{
+    return st->ops->alert_save_batch(st, a, tr, n);
+}
+
+int store_alert_get(struct store *st, int64_t id, struct alert *out)
+{
+    return st->ops->alert_get(st, id, out);
+}
+
+int store_alert_list(struct store *st, const struct store_alert_filter *f, store_alert_fn *fn,
+                     void *arg)
+{
+    return st->ops->alert_list(st, f, fn, arg);
+}
+
+int store_alert_transitions(struct store *st, int64_t alert_id, store_transition_fn *fn, void *arg)
+{
+    return st->ops->alert_transitions(st, alert_id, fn, arg);
+}
+
+int store_alert_max_id(struct store *st, int64_t *out)
+{
+    return st->ops->alert_max_id(st, out);
+}
+
+int store_alert_action_add(struct store *st, struct alert_action *a)
+{
+    return st->ops->alert_action_add(st, a);
+}
+
+int store_alert_action_get(struct store *st, int64_t id, struct alert_action *out)
+{
+    return st->ops->alert_action_get(st, id, out);
+}
+
+int store_alert_action_poll(struct store *st, int64_t after_id, store_action_fn *fn, void *arg)
+{
+    return st->ops->alert_action_poll(st, after_id, fn, arg);
+}
+
+int store_alert_action_done(struct store *st, int64_t id, int result, int64_t now_us)
+{
+    return st->ops->alert_action_done(st, id, result, now_us);
+}
+
+int store_rule_setting_set(struct store *st, const struct rule_setting *s)
+{
+    return st->ops->rule_setting_set(st, s);
+}
+
+int store_rule_setting_list(struct store *st, store_setting_fn *fn, void *arg)
+{
+    return st->ops->rule_setting_list(st, fn, arg);
+}
+
+int store_rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count)
+{
+    return st->ops->rule_settings_version(st, newest_us, count);
+}

@@ -10,6 +10,7 @@
 #define MEDHUB_STORE_STORE_H
 
 #include "core/cfg.h"
+#include "domain/alert.h"
 #include "domain/model.h"
 
 #include <stddef.h>
@@ -189,5 +190,58 @@ int store_event_put_batch(struct store *st, const struct dev_event *ev, size_t n
  * non-zero return stops the listing and is returned. */
 int store_event_list(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
                      int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
+
+/* ---- Alerts (written by the daemon's rules service; read by the CLI and the API) --------- */
+
+typedef int store_alert_fn(void *arg, const struct alert *a);
+typedef int store_transition_fn(void *arg, const struct alert_transition *t);
+typedef int store_action_fn(void *arg, const struct alert_action *a);
+
+/* Writes n alerts (each row inserted or replaced whole) and, for each, its transition tr[i]
+ * (skipped when tr is NULL), in ONE transaction. Errors as store_obs_put_batch. */
+int store_alert_save_batch(struct store *st, const struct alert *a,
+                           const struct alert_transition *tr, size_t n);
+/* HX_ENOTFOUND when there is no alert id. */
+int store_alert_get(struct store *st, int64_t id, struct alert *out);
+
+/* Which alerts store_alert_list returns: states is a set of (1u << enum alert_state), 0 for
+ * all; patient_id 0 for every patient; at most limit (0 = no limit), newest first. */
+struct store_alert_filter {
+    unsigned states;
+    int64_t patient_id;
+    size_t limit;
+};
+int store_alert_list(struct store *st, const struct store_alert_filter *f, store_alert_fn *fn,
+                     void *arg);
+/* An alert's history, oldest first. */
+int store_alert_transitions(struct store *st, int64_t alert_id, store_transition_fn *fn, void *arg);
+/* The highest alert id (0 when none). */
+int store_alert_max_id(struct store *st, int64_t *out);
+
+/* Actions: add fills a->id and a->created_us; poll lists those not applied with id > after_id
+ * in id order; done records the daemon's result. */
+int store_alert_action_add(struct store *st, struct alert_action *a);
+int store_alert_action_get(struct store *st, int64_t id, struct alert_action *out);
+int store_alert_action_poll(struct store *st, int64_t after_id, store_action_fn *fn, void *arg);
+int store_alert_action_done(struct store *st, int64_t id, int result, int64_t now_us);
+
+/* ---- Rule settings (`medhub rules set`) --------------------------------------------------- */
+
+struct rule_setting {
+    char scope[16];      /* "global", "patient" or "kind" */
+    char scope_id[64];   /* patient MRN, device kind, or "" for global */
+    char key[64];        /* e.g. "protocol", "spo2.low", "escalation.high" */
+    char value[256];     /* text, parsed by rules/protocol.h */
+    int64_t updated_us;  /* when set */
+    char updated_by[64]; /* who */
+};
+typedef int store_setting_fn(void *arg, const struct rule_setting *s);
+
+/* Sets (or, with an empty value, removes) one setting. */
+int store_rule_setting_set(struct store *st, const struct rule_setting *s);
+/* Every setting, ordered by scope, scope_id, key. */
+int store_rule_setting_list(struct store *st, store_setting_fn *fn, void *arg);
+/* A fingerprint that changes whenever a setting does: the newest updated_us and the count. */
+int store_rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count);
 
 #endif

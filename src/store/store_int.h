@@ -63,6 +63,22 @@ struct store_ops {
                            size_t *n_inserted);
     int (*event_list)(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
                       int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
+
+    int (*alert_save_batch)(struct store *st, const struct alert *a,
+                            const struct alert_transition *tr, size_t n);
+    int (*alert_get)(struct store *st, int64_t id, struct alert *out);
+    int (*alert_list)(struct store *st, const struct store_alert_filter *f, store_alert_fn *fn,
+                      void *arg);
+    int (*alert_transitions)(struct store *st, int64_t alert_id, store_transition_fn *fn,
+                             void *arg);
+    int (*alert_max_id)(struct store *st, int64_t *out);
+    int (*alert_action_add)(struct store *st, struct alert_action *a);
+    int (*alert_action_get)(struct store *st, int64_t id, struct alert_action *out);
+    int (*alert_action_poll)(struct store *st, int64_t after_id, store_action_fn *fn, void *arg);
+    int (*alert_action_done)(struct store *st, int64_t id, int result, int64_t now_us);
+    int (*rule_setting_set)(struct store *st, const struct rule_setting *s);
+    int (*rule_setting_list)(struct store *st, store_setting_fn *fn, void *arg);
+    int (*rule_settings_version)(struct store *st, int64_t *newest_us, int64_t *count);
 };
 
 /* The backend-independent head of every connection object. */

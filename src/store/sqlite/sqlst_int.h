@@ -52,6 +52,20 @@ enum sqlst_stmt_id {
     SQLST_EVENT_LIST_ALL,
     SQLST_EVENT_LIST_DEVICE,
     SQLST_EVENT_LIST_PATIENT,
+    SQLST_ALERT_UPSERT,
+    SQLST_ALERT_TRANSITION,
+    SQLST_ALERT_GET,
+    SQLST_ALERT_LIST,
+    SQLST_ALERT_TRANSITIONS,
+    SQLST_ALERT_MAX_ID,
+    SQLST_ACTION_ADD,
+    SQLST_ACTION_GET,
+    SQLST_ACTION_POLL,
+    SQLST_ACTION_DONE,
+    SQLST_SETTING_UPSERT,
+    SQLST_SETTING_DELETE,
+    SQLST_SETTING_LIST,
+    SQLST_SETTING_VERSION,
     SQLST__COUNT
 };
 
@@ -103,6 +117,8 @@ extern const struct sqlst_sql sqlst__sql_device[];
 extern const size_t sqlst__n_sql_device;
 extern const struct sqlst_sql sqlst__sql_obs[];
 extern const size_t sqlst__n_sql_obs;
+extern const struct sqlst_sql sqlst__sql_alert[];
+extern const size_t sqlst__n_sql_alert;
 extern const struct sqlst_sql sqlst__sql_command[];
 extern const size_t sqlst__n_sql_command;
 extern const struct sqlst_sql sqlst__sql_event[];
@@ -171,5 +187,21 @@ int sqlst__event_put_batch(struct store *st, const struct dev_event *ev, size_t 
                            size_t *n_inserted);
 int sqlst__event_list(struct store *st, int64_t device_id, int64_t patient_id, int64_t since_us,
                       int64_t until_us, size_t limit, store_event_fn *fn, void *arg);
+
+int sqlst__alert_save_batch(struct store *st, const struct alert *a,
+                            const struct alert_transition *tr, size_t n);
+int sqlst__alert_get(struct store *st, int64_t id, struct alert *out);
+int sqlst__alert_list(struct store *st, const struct store_alert_filter *f, store_alert_fn *fn,
+                      void *arg);
+int sqlst__alert_transitions(struct store *st, int64_t alert_id, store_transition_fn *fn,
+                             void *arg);
+int sqlst__alert_max_id(struct store *st, int64_t *out);
+int sqlst__alert_action_add(struct store *st, struct alert_action *a);
+int sqlst__alert_action_get(struct store *st, int64_t id, struct alert_action *out);
+int sqlst__alert_action_poll(struct store *st, int64_t after_id, store_action_fn *fn, void *arg);
+int sqlst__alert_action_done(struct store *st, int64_t id, int result, int64_t now_us);
+int sqlst__rule_setting_set(struct store *st, const struct rule_setting *s);
+int sqlst__rule_setting_list(struct store *st, store_setting_fn *fn, void *arg);
+int sqlst__rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count);
 
 #endif

@@ -297,6 +297,7 @@ static int prepare_all(struct sqlst *db, char *err, size_t err_len)
         const size_t *n;
     } groups[] = {
         {sqlst__sql_command, &sqlst__n_sql_command}, /* sqlst_command.c */
+        {sqlst__sql_alert, &sqlst__n_sql_alert},     /* sqlst_alert.c */
         {sqlst__sql_open, &sqlst__n_sql_open},       /* sqlst_open.c */
         {sqlst__sql_patient, &sqlst__n_sql_patient}, /* sqlst_patient.c */
         {sqlst__sql_device, &sqlst__n_sql_device},   /* sqlst_device.c */
@@ -471,6 +472,18 @@ const struct store_ops sqlst_ops = {
     .device_list = sqlst__device_list,
     .device_set_status = sqlst__device_set_status,
     .device_update_presence = sqlst__device_update_presence,
+    .alert_save_batch = sqlst__alert_save_batch,
+    .alert_get = sqlst__alert_get,
+    .alert_list = sqlst__alert_list,
+    .alert_transitions = sqlst__alert_transitions,
+    .alert_max_id = sqlst__alert_max_id,
+    .alert_action_add = sqlst__alert_action_add,
+    .alert_action_get = sqlst__alert_action_get,
+    .alert_action_poll = sqlst__alert_action_poll,
+    .alert_action_done = sqlst__alert_action_done,
+    .rule_setting_set = sqlst__rule_setting_set,
+    .rule_setting_list = sqlst__rule_setting_list,
+    .rule_settings_version = sqlst__rule_settings_version,
     .command_add = sqlst__command_add,
     .command_get = sqlst__command_get,
     .command_poll = sqlst__command_poll,
