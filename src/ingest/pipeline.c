@@ -23,6 +23,8 @@ struct ingest {
     struct ingest_waiter *waiters;      /* head of the waiting list */
     struct ingest_waiter *waiters_tail; /* tail (FIFO wake-up order) */
     bool stopped;                       /* ingest_stop called */
+    ingest_observer_fn *observer;       /* sees every accepted message, or NULL */
+    void *observer_arg;                 /* for observer */
     struct ingest_stats stats;          /* counters (events_* partly from evw) */
 };
 
@@ -178,7 +180,15 @@ int ingest_submit(struct ingest *ig, int64_t device_id, struct obs *obs, size_t 
     ig->stats.observations += n;
     ig->stats.unassigned += unassigned;
     ig->stats.in_flight++;
+    if (ig->observer)
+        ig->observer(ig->observer_arg, obs, n, now_us);
     return 0;
+}
+
+void ingest_set_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg)
+{
+    ig->observer = fn;
+    ig->observer_arg = arg;
 }
 
 static void on_events_done(void *arg, int status)

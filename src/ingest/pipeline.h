@@ -120,4 +120,11 @@ void ingest_waiter_cancel(struct ingest *ig, struct ingest_waiter *w);
 
 void ingest_get_stats(const struct ingest *ig, struct ingest_stats *out);
 
+/* Called on the loop for every message ingest_submit accepted, right after it was queued for
+ * the writer (not yet durable): the rules see a reading as it arrives, whatever its front
+ * end. obs is attributed (device, patient, received_us) and borrowed for the call. */
+typedef void ingest_observer_fn(void *arg, const struct obs *obs, size_t n, int64_t now_us);
+/* One observer (the rules service); NULL removes it. */
+void ingest_set_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg);
+
 #endif

@@ -61,21 +61,22 @@ struct presence_job {
 };
 
 struct registry {
-    uv_loop_t *loop;        /* the loop */
-    struct store *st;       /* read-only connection, see "Thread safety"; NULL if reopen failed */
-    struct cfg_store cfg;   /* copy, for reopening */
-    struct reg_snap *cur;   /* current snapshot, owned by the loop */
-    uv_timer_t timer;       /* refresh tick */
-    uint32_t interval_ms;   /* refresh period */
-    bool timer_started;     /* timer initialised (must be closed) */
-    bool stopping;          /* reg_stop called */
-    bool busy;              /* a refresh job is in flight */
-    struct store *pst;      /* presence connection (read-write), opened by the first job */
-    bool pbusy;             /* a presence job is in flight */
-    int64_t *pend;          /* ids of dirty devices, in the order they became dirty */
-    uint32_t n_pend;        /* entries in pend */
-    uint32_t cap_pend;      /* allocated entries in pend */
-    struct reg_stats stats; /* counters (n_devices etc. mirror cur) */
+    uv_loop_t *loop;         /* the loop */
+    struct store *st;        /* read-only connection, see "Thread safety"; NULL if reopen failed */
+    struct cfg_store cfg;    /* copy, for reopening */
+    struct reg_snap *cur;    /* current snapshot, owned by the loop */
+    uv_timer_t timer;        /* refresh tick */
+    uint32_t interval_ms;    /* refresh period */
+    bool timer_started;      /* timer initialised (must be closed) */
+    bool stopping;           /* reg_stop called */
+    bool busy;               /* a refresh job is in flight */
+    struct store *pst;       /* presence connection (read-write), opened by the first job */
+    bool pbusy;              /* a presence job is in flight */
+    int64_t *pend;           /* ids of dirty devices, in the order they became dirty */
+    uint32_t n_pend;         /* entries in pend */
+    uint32_t cap_pend;       /* allocated entries in pend */
+    struct reg_stats stats;  /* counters (n_devices etc. mirror cur) */
+    struct reg_observer obs; /* told about presence and status, or zero */
 };
 
 static uint64_t hash_bytes(const void *p, size_t len)
@@ -554,7 +555,18 @@ int reg_note_status(struct registry *r, int64_t device_id, const struct dev_stat
     d->last_seen_us = now_us;
     d->live = true;
     presence_mark(r, d);
+    if (r->obs.status)
+        r->obs.status(r->obs.arg, device_id, u->has_battery ? u->battery_pct : -1,
+                      u->has_rssi ? u->rssi_dbm : 0, now_us);
     return 0;
+}
+
+void reg_set_observer(struct registry *r, const struct reg_observer *o)
+{
+    if (o)
+        r->obs = *o;
+    else
+        memset(&r->obs, 0, sizeof(r->obs));
 }
 
 int reg_note_seen(struct registry *r, int64_t device_id, int64_t now_us)
@@ -597,6 +609,8 @@ int reg_note_connect(struct registry *r, int64_t device_id, int64_t now_us)
     d->connected_us = d->last_seen_us = now_us;
     d->live = true;
     presence_mark(r, d);
+    if (r->obs.presence)
+        r->obs.presence(r->obs.arg, device_id, true, now_us);
     return 0;
 }
 
@@ -608,6 +622,8 @@ int reg_note_disconnect(struct registry *r, int64_t device_id, int64_t now_us)
     d->disconnected_us = d->last_seen_us = now_us;
     d->live = true;
     presence_mark(r, d);
+    if (r->obs.presence)
+        r->obs.presence(r->obs.arg, device_id, false, now_us);
     return 0;
 }
 

@@ -129,4 +129,14 @@ int reg_note_disconnect(struct registry *r, int64_t device_id, int64_t now_us);
 
 void reg_get_stats(const struct registry *r, struct reg_stats *out);
 
+/* Who hears about presence and status as the gateway reports them (the rules service).
+ * battery_pct < 0 and rssi_dbm 0 mean "not in this status message". */
+struct reg_observer {
+    void (*presence)(void *arg, int64_t device_id, bool connected, int64_t now_us);
+    void (*status)(void *arg, int64_t device_id, int battery_pct, int rssi_dbm, int64_t now_us);
+    void *arg;
+};
+/* Copies o (NULL removes the observer). */
+void reg_set_observer(struct registry *r, const struct reg_observer *o);
+
 #endif

@@ -220,6 +220,8 @@ void rules_engine_restore(struct rules_engine *e, const struct alert *in, int64_
     }
     hx_idmap_put(&e->alerts, a->a.id, a);
     hx_idmap_put(&e->by_key, (int64_t)a->key, a);
+    if (in->cls == ALERT_CLASS_TECHNICAL && strcmp(in->rule, "nodata") == 0 && in->device_id)
+        rules__device_silent(e, in->device_id);
     if (in->id >= e->next_id)
         e->next_id = in->id + 1;
     e->stats.open++;

@@ -66,11 +66,12 @@ void rules_engine_watch_device(struct rules_engine *e, int64_t device_id, int64_
         d->last_data_us = last_data_us;
     if (!d->last_data_us)
         d->last_data_us = now_us;
-    if (interval_s)
-        rules__timer_set(e, &d->nodata, nodata_due(e, d));
-    else {
+    if (!interval_s) {
         rules__timer_cancel(e, &d->nodata);
         rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "nodata", now_us);
+        d->silent = false;
+    } else if (!d->silent) {
+        rules__timer_set(e, &d->nodata, nodata_due(e, d));
     }
 }
 
@@ -80,10 +81,12 @@ void rules__device_data(struct rules_engine *e, int64_t device_id, int64_t now)
     if (!d)
         return;
     d->last_data_us = now;
-    if (d->interval_s && d->nodata.heap_idx == RULES__NOT_IN_HEAP) {
+    if (d->silent) {
         /* It had gone silent: the alert resolves and the watch starts again. */
+        d->silent = false;
         rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "nodata", now);
-        rules__timer_set(e, &d->nodata, nodata_due(e, d));
+        if (d->interval_s)
+            rules__timer_set(e, &d->nodata, nodata_due(e, d));
     }
 }
 
@@ -105,6 +108,7 @@ void rules__device_timer(struct rules_engine *e, struct rules__timer *t, int64_t
     char title[ALERT_TITLE_MAX];
     snprintf(title, sizeof(title), "No data for over %u s", d->interval_s);
     raise_tech(e, d, "nodata", ALERT_SEV_MEDIUM, NAN, title, now);
+    d->silent = true;
     /* Re-armed by the next reading (rules__device_data). */
 }
 
@@ -145,4 +149,11 @@ void rules_engine_status(struct rules_engine *e, int64_t device_id, int battery_
             rules__clear(e, ALERT_CLASS_TECHNICAL, d->id, "signal", now_us);
         }
     }
+}
+
+void rules__device_silent(struct rules_engine *e, int64_t device_id)
+{
+    struct rules__device *d = device(e, device_id);
+    d->silent = true;
+    rules__timer_cancel(e, &d->nodata);
 }

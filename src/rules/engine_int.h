@@ -74,6 +74,7 @@ struct rules__device {
     uint32_t interval_s;        /* expected reporting interval, 0 = not watched */
     int64_t last_data_us;       /* last reading (or start of watching) */
     bool connected;             /* per the gateway */
+    bool silent;                /* its "no data" alert is raised */
     struct rules__timer nodata; /* last_data + interval + grace */
     struct rules__timer discon; /* disconnect + grace */
 };
@@ -140,6 +141,8 @@ void rules__escalate(struct rules_engine *e, struct rules__alert *a, int64_t now
 void rules__device_timer(struct rules_engine *e, struct rules__timer *t, int64_t now);
 /* A reading from device_id arrived (its nodata alert, if any, resolves). */
 void rules__device_data(struct rules_engine *e, int64_t device_id, int64_t now);
+/* A "no data" alert of device_id was restored: its next reading resolves it. */
+void rules__device_silent(struct rules_engine *e, int64_t device_id);
 
 /* engine.c */
 struct rules__patient *rules__patient(struct rules_engine *e, int64_t id);

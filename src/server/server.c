@@ -7,6 +7,7 @@
  * Layer: server (top; wires front ends to ingest and store). Thread: loop.
  */
 #include "server/server.h"
+#include "alerts/alerts.h"
 #include "core/datadir.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -31,6 +32,7 @@ struct server {
     struct registry *reg;        /* owned; device snapshot, freed after the loop */
     struct ingest *ingest;       /* owned; the pipeline, freed after the loop */
     struct mqtt_server *mqtt;    /* owned; MQTT gateway, freed after the loop */
+    struct alerts *alerts;       /* owned; rules and alerts, freed after the loop */
     int lock_fd;                 /* data directory lock */
     bool stopping;               /* drain started */
 };
@@ -63,6 +65,7 @@ void server_stop(struct server *srv)
      * and called back while the loop runs on), then flush the writer (completions for closed
      * sessions find tombstones). */
     mqtt_server_stop(srv->mqtt);
+    alerts_stop(srv->alerts); /* no more readings: write the last transitions */
     reg_stop(srv->reg);
     ingest_stop(srv->ingest);
     if (srv->writer) {
@@ -142,9 +145,11 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         rc = reg_refresh_start(srv.reg, REG_REFRESH_MS);
     if (rc == 0) {
         ingest_new(&srv.ingest, &srv.loop, &cfg->storage, srv.writer, srv.reg);
+        rc = alerts_start(&srv.alerts, &srv.loop, cfg, srv.reg, srv.ingest, NULL, err, sizeof(err));
+    }
+    if (rc == 0)
         rc = mqtt_server_start(&srv.mqtt, &srv.loop, cfg, srv.reg, srv.ingest, key, err,
                                sizeof(err));
-    }
     memset(key, 0, sizeof(key));
     if (rc < 0)
         goto out_stop;
@@ -166,6 +171,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     log_ingest_stats(srv.ingest);
     mqtt_server_free(srv.mqtt);
+    alerts_free(srv.alerts);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
     rc = uv_loop_close(&srv.loop);
@@ -180,12 +186,14 @@ out_stop:
     /* Start-up failed after the writer started: drain what started, as on SIGTERM. */
     srv.stopping = true;
     mqtt_server_stop(srv.mqtt);
+    alerts_stop(srv.alerts);
     reg_stop(srv.reg);
     ingest_stop(srv.ingest);
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     mqtt_server_free(srv.mqtt);
+    alerts_free(srv.alerts);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
 out_loop:

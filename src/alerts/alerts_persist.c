@@ -1,0 +1,127 @@
+/*
+ * Alert persistence: every transition is queued on the loop and written by a libuv worker
+ * with its own store connection (opened with STORE_OPEN_WRITER: synchronous per
+ * storage.sync), everything queued in one transaction, one job at a time. A failed write is
+ * put back at the head of the queue and retried with the next transition or poll round, so
+ * nothing is dropped; the store's alert row is always the latest state (INSERT OR REPLACE).
+ * Thread safety: the queue belongs to the loop; a job owns the batch it took.
+ * Thread: loop, except persist_work (a libuv worker).
+ */
+#include "alerts/alerts_int.h"
+#include "core/err.h"
+#include "core/hxtime.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <string.h>
+
+struct persist_job {
+    uv_work_t req;
+    struct alerts *a;
+    struct alerts__pending *items; /* taken from the queue */
+    size_t n;
+    int rc;
+};
+
+void alerts__persist(struct alerts *a, const struct alert *al, enum alert_event ev, const char *who,
+                     const char *target)
+{
+    if (a->n_queue == a->cap_queue) {
+        a->cap_queue = a->cap_queue ? 2 * a->cap_queue : 64;
+        a->queue = hx_xrealloc(a->queue, a->cap_queue * sizeof(*a->queue));
+    }
+    struct alerts__pending *p = &a->queue[a->n_queue++];
+    p->a = *al;
+    memset(&p->t, 0, sizeof(p->t));
+    p->t.alert_id = al->id;
+    p->t.at_us = al->updated_us;
+    p->t.event = (uint8_t)ev;
+    p->t.severity = al->severity;
+    snprintf(p->t.who, sizeof(p->t.who), "%s", target ? target : who ? who : "");
+    /* The note (resolve) or the title then; a long note is cut in the history only. */
+    const char *d = ev == ALERT_EV_RESOLVED && al->note[0] ? al->note : al->title;
+    size_t n = strnlen(d, sizeof(p->t.detail) - 1);
+    memcpy(p->t.detail, d, n);
+    p->t.detail[n] = '\0';
+    alerts__persist_kick(a);
+}
+
+static void persist_work(uv_work_t *req)
+{
+    struct persist_job *j = req->data;
+    struct alerts *a = j->a;
+    if (!a->pst) {
+        char err[256];
+        j->rc = store_open(&a->pst, &a->cfg, STORE_OPEN_WRITER, err, sizeof(err));
+        if (j->rc < 0) {
+            a->pst = NULL;
+            return;
+        }
+    }
+    /* Rows and transitions are separate arrays in the store call. */
+    struct alert *rows = hx_xmalloc(j->n * sizeof(*rows));
+    struct alert_transition *tr = hx_xmalloc(j->n * sizeof(*tr));
+    for (size_t i = 0; i < j->n; i++) {
+        rows[i] = j->items[i].a;
+        tr[i] = j->items[i].t;
+    }
+    j->rc = store_alert_save_batch(a->pst, rows, tr, j->n);
+    free(rows);
+    free(tr);
+}
+
+static void persist_after(uv_work_t *req, int status)
+{
+    struct persist_job *j = req->data;
+    struct alerts *a = j->a;
+    a->pbusy = false;
+    if (status < 0 && !j->rc)
+        j->rc = status;
+    if (j->rc < 0) {
+        a->persist_failed += j->n;
+        log_warn(NULL, "alerts", "storing alert transitions failed; will retry",
+                 "transitions=%zu err=\"%s\"", j->n, hx_strerror(j->rc));
+        /* Back in front of anything queued since, in order. */
+        size_t need = j->n + a->n_queue;
+        if (need > a->cap_queue) {
+            a->cap_queue = need;
+            a->queue = hx_xrealloc(a->queue, a->cap_queue * sizeof(*a->queue));
+        }
+        memmove(a->queue + j->n, a->queue, a->n_queue * sizeof(*a->queue));
+        memcpy(a->queue, j->items, j->n * sizeof(*j->items));
+        a->n_queue = need;
+        free(j->items);
+        free(j);
+        return; /* the next transition or poll round retries */
+    }
+    int64_t now = hx_time_now_us();
+    a->persisted += j->n;
+    for (size_t i = 0; i < j->n; i++) {
+        int64_t rx = j->items[i].a.trigger_received_us;
+        if (rx && j->items[i].t.event <= ALERT_EV_UPDATED && now >= rx)
+            hx_hist_record(&a->persist_lat, (uint64_t)(now - rx));
+    }
+    free(j->items);
+    free(j);
+    alerts__persist_kick(a);
+}
+
+void alerts__persist_kick(struct alerts *a)
+{
+    if (a->pbusy || a->n_queue == 0)
+        return;
+    struct persist_job *j = hx_xcalloc(1, sizeof(*j));
+    j->req.data = j;
+    j->a = a;
+    j->items = a->queue;
+    j->n = a->n_queue;
+    a->queue = NULL;
+    a->n_queue = a->cap_queue = 0;
+    if (uv_queue_work(a->loop, &j->req, persist_work, persist_after) < 0) {
+        a->queue = j->items;
+        a->n_queue = a->cap_queue = j->n;
+        free(j);
+        return;
+    }
+    a->pbusy = true;
+}
