@@ -30,6 +30,8 @@ static const struct cli_command commands[] = {
     {"event", "list device events (pill taken, falls, buttons)", cmd_event},
     {"codes", "list the observation codes medhub understands", cmd_codes},
     {"news2", "score a set of observations with NEWS2", cmd_news2},
+    {"alert", "list, acknowledge and resolve alerts", cmd_alert},
+    {"rules", "clinical rule settings: protocols, overrides, escalation", cmd_rules},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},

@@ -209,3 +209,30 @@ int cli_dispatch(const char *group, const char *group_help, const struct cli_com
             return c->run(argc - 1, argv + 1);
     return cli_usage_error(group, "unknown command '%s'", argv[1]);
 }
+
+_Static_assert(DEV_ID_MAX <= 64 && PAT_MRN_MAX <= 64, "cli_names holds both");
+
+/* The external id of id, "#ID" when the record is gone, NULL for 0. */
+const char *cli_name_of(struct cli_names *c, int64_t id)
+{
+    if (id == 0)
+        return NULL;
+    for (int i = 0; i < c->n; i++)
+        if (c->ids[i] == id)
+            return c->names[i];
+    int slot = c->n < 32 ? c->n++ : (int)(id % 32);
+    c->ids[slot] = id;
+    int rc;
+    if (c->patients) {
+        struct patient p;
+        if ((rc = store_patient_get(c->st, id, &p)) == 0)
+            snprintf(c->names[slot], sizeof(c->names[slot]), "%s", p.mrn);
+    } else {
+        struct device d;
+        if ((rc = store_device_get_by_id(c->st, id, &d)) == 0)
+            snprintf(c->names[slot], sizeof(c->names[slot]), "%s", d.uid);
+    }
+    if (rc < 0)
+        snprintf(c->names[slot], sizeof(c->names[slot]), "#%lld", (long long)id);
+    return c->names[slot];
+}

@@ -86,6 +86,19 @@ void table_add(struct table *t, const char *const *cells);
 void table_print(const struct table *t, FILE *out);
 void table_release(struct table *t);
 
+/* Maps internal ids (devices or patients) to their external ids for listings, which touch
+ * few: a small cache in front of the store. Zero-initialise, then set st and patients. */
+struct cli_names {
+    struct store *st;   /* borrowed */
+    bool patients;      /* patient MRNs, else device uids */
+    int64_t ids[32];    /* cached internal ids */
+    char names[32][64]; /* their external ids (DEV_ID_MAX, PAT_MRN_MAX) */
+    int n;              /* entries used */
+};
+/* The external id of id (device uid or patient MRN), "#ID" when the record is gone, NULL for
+ * 0. Valid until the cache's next call. */
+const char *cli_name_of(struct cli_names *c, int64_t id);
+
 /* Prints j (takes the reference) as indented JSON plus a newline to stdout. */
 void cli_print_json(json_t *j);
 
@@ -120,6 +133,8 @@ int cmd_config(int argc, char **argv);
 int cmd_codes(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_news2(int argc, char **argv);
+int cmd_alert(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 /* medhub device cert (cmd_device_cert.c): issue a TLS client certificate. */
 int device_cert_cmd(int argc, char **argv);
 /* medhub device send / device commands (cmd_device_send.c): commands to devices. */

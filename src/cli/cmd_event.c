@@ -14,55 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Maps internal ids (devices or patients) to their external ids; a listing touches few. */
-struct id_cache {
-    struct store *st;   /* borrowed */
-    bool patients;      /* patient MRNs, else device uids */
-    int64_t ids[32];    /* cached internal ids */
-    char names[32][64]; /* their external ids (DEV_ID_MAX, PAT_MRN_MAX) */
-    int n;              /* entries used */
-};
-
-_Static_assert(DEV_ID_MAX <= 64 && PAT_MRN_MAX <= 64, "id_cache names hold both");
-
-/* The external id of id, "#ID" when the record is gone, NULL for 0. */
-static const char *cache_name(struct id_cache *c, int64_t id)
-{
-    if (id == 0)
-        return NULL;
-    for (int i = 0; i < c->n; i++)
-        if (c->ids[i] == id)
-            return c->names[i];
-    int slot = c->n < 32 ? c->n++ : (int)(id % 32);
-    c->ids[slot] = id;
-    int rc;
-    if (c->patients) {
-        struct patient p;
-        if ((rc = store_patient_get(c->st, id, &p)) == 0)
-            snprintf(c->names[slot], sizeof(c->names[slot]), "%s", p.mrn);
-    } else {
-        struct device d;
-        if ((rc = store_device_get_by_id(c->st, id, &d)) == 0)
-            snprintf(c->names[slot], sizeof(c->names[slot]), "%s", d.uid);
-    }
-    if (rc < 0)
-        snprintf(c->names[slot], sizeof(c->names[slot]), "#%lld", (long long)id);
-    return c->names[slot];
-}
-
 struct list_state {
-    bool json;               /* --json: stream a JSON array */
-    struct id_cache devices; /* device uids */
-    struct id_cache mrns;    /* patient MRNs */
-    struct table t;          /* table output, printed at the end */
-    size_t n;                /* events listed */
+    bool json;                /* --json: stream a JSON array */
+    struct cli_names devices; /* device uids */
+    struct cli_names mrns;    /* patient MRNs */
+    struct table t;           /* table output, printed at the end */
+    size_t n;                 /* events listed */
 };
 
 static int list_row(void *arg, const struct dev_event *e)
 {
     struct list_state *s = arg;
-    const char *dev = cache_name(&s->devices, e->device_id);
-    const char *mrn = cache_name(&s->mrns, e->patient_id);
+    const char *dev = cli_name_of(&s->devices, e->device_id);
+    const char *mrn = cli_name_of(&s->mrns, e->patient_id);
     const char *type = dev_event_name(e->type);
     if (s->json) {
         char when[40];

@@ -11,6 +11,9 @@
 #include "rules/engine_int.h"
 
 #include <math.h>
+
+/* How often an open alert's count and current value reach the sink without other change. */
+#define RULES__REPORT_EVERY_US INT64_C(1000000)
 #include <stdio.h>
 #include <string.h>
 
@@ -104,7 +107,9 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
             set_text(a->a.detail, sizeof(a->a.detail), c->detail);
             changed = true;
         }
-        if (changed) {
+        /* Count and current value alone are reported at most once a second. */
+        if (changed || c->at - a->reported_us >= RULES__REPORT_EVERY_US) {
+            a->reported_us = c->at;
             a->a.updated_us = c->at;
             a->a.trigger_received_us = c->rx;
             if (rose) /* the new severity's tiers, counted from the raise, apply now */
@@ -128,7 +133,7 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
     set_text(a->a.detail, sizeof(a->a.detail), c->detail);
     a->a.first_value = a->a.worst_value = a->a.current_value = c->value;
     a->a.count = 1;
-    a->a.raised_us = a->a.updated_us = c->at;
+    a->a.raised_us = a->a.updated_us = a->reported_us = c->at;
     a->a.trigger_received_us = c->rx;
     a->owner = c->owner;
     a->key = rules__key(c->cls, c->owner, c->rule);

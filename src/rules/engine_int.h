@@ -36,6 +36,7 @@ struct rules__alert {
     uint64_t key;            /* hash of (class, owner, rule) in by_key */
     struct rules__timer esc; /* next escalation */
     uint32_t esc_repeats;    /* repeats sent after the last tier */
+    int64_t reported_us;     /* last time the sink heard about it */
 };
 
 /* Latest value of one code for a patient. */

@@ -6,7 +6,10 @@ COMMANDS = [
     ['serve'], ['demo'], ['init'], ['codes'], ['news2'], ['version'],
     ['patient'], ['patient', 'add'], ['patient', 'list'], ['patient', 'show'],
     ['device'], ['device', 'add'], ['device', 'list'], ['device', 'show'], ['device', 'assign'],
-    ['device', 'unassign'], ['device', 'disable'], ['device', 'enable'],
+    ['device', 'unassign'], ['device', 'disable'], ['device', 'enable'], ['device', 'cert'],
+    ['device', 'send'], ['device', 'commands'],
+    ['alert'], ['alert', 'list'], ['alert', 'show'], ['alert', 'ack'], ['alert', 'resolve'],
+    ['rules'], ['rules', 'show'], ['rules', 'set'], ['rules', 'unset'], ['rules', 'protocols'],
     ['obs'], ['obs', 'query'], ['obs', 'add'], ['event'], ['event', 'list'],
     ['config'], ['config', 'check'], ['config', 'print'], ['config', 'reference'],
     ['bench'], ['bench', 'store'],
@@ -16,7 +19,8 @@ COMMANDS = [
 def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
-    for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'version'):
+    for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'alert', 'rules',
+                 'version'):
         assert f'\n  {name} ' in p.stdout
 
 
