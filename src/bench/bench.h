@@ -17,6 +17,10 @@ int bench_store_main(int argc, char **argv);
  * exit code (1 when a connection failed or messages were lost). */
 int bench_mqtt_main(int argc, char **argv);
 
+/* `medhub bench rules [--patients N] [--readings N] [--runs N] [--out FILE.json]`: the rules
+ * engine's cost per reading (src/bench/bench_rules.c). argv[0] is "rules". */
+int bench_rules_main(int argc, char **argv);
+
 #include <stddef.h>
 #include <sys/time.h>
 

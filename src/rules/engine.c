@@ -191,9 +191,34 @@ static const char *code_name(int code)
     return c ? c->senml_name : "?";
 }
 
+/* "KIND.CODE.low|high" (the hot path: no printf). */
 static void rule_key(char *buf, size_t cap, const char *kind, const struct rules_threshold *t)
 {
-    snprintf(buf, cap, "%s.%s.%s", kind, code_name(t->code), t->dir == RULES_LOW ? "low" : "high");
+    const char *parts[5] = {kind, ".", code_name(t->code), ".",
+                            t->dir == RULES_LOW ? "low" : "high"};
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        size_t l = strlen(parts[i]);
+        if (n + l >= cap)
+            l = cap - 1 - n;
+        memcpy(buf + n, parts[i], l);
+        n += l;
+    }
+    buf[n] = '\0';
+}
+
+/* The patient's open alert of (cls, rule); no hashing when it has none. */
+static struct rules__alert *find_p(const struct rules_engine *e, const struct rules__patient *p,
+                                   int cls, const char *rule)
+{
+    return p->n_open ? rules__find(e, cls, p->id, rule) : NULL;
+}
+
+static void clear_p(struct rules_engine *e, const struct rules__patient *p, int cls,
+                    const char *rule, int64_t now)
+{
+    if (p->n_open)
+        rules__clear(e, cls, p->id, rule, now);
 }
 
 static void format_value(char *buf, size_t cap, int code, double v)
@@ -209,16 +234,21 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     double v = o->value;
     bool low = t->dir == RULES_LOW;
     bool abnormal = low ? v < t->limit[0] : v > t->limit[0];
+    bool cleared = low ? v >= t->limit[0] + t->hysteresis : v <= t->limit[0] - t->hysteresis;
+    if (!abnormal && !p->n_open) { /* the common case: nothing to look up */
+        if (cleared)
+            pd->n = 0, pd->since = 0;
+        return;
+    }
     char key[ALERT_RULE_MAX];
     rule_key(key, sizeof(key), "threshold", t);
     if (!abnormal) {
         /* Only a value back past the margin ends the run: one hovering around the limit
          * (in the hysteresis band) keeps counting towards the same episode. */
-        bool cleared = low ? v >= t->limit[0] + t->hysteresis : v <= t->limit[0] - t->hysteresis;
         if (cleared) {
             pd->n = 0;
             pd->since = 0;
-            rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
+            clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key, now);
         }
         return;
     }
@@ -228,7 +258,7 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     for (int i = 1; i < t->n_tiers; i++)
         if (low ? v < t->limit[i] : v > t->limit[i])
             tier = i;
-    bool open = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key) != NULL;
+    bool open = find_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key) != NULL;
     bool held = (t->persist_n && pd->n >= t->persist_n) ||
                 (t->persist_s && o->effective_us - pd->since >= (int64_t)t->persist_s * 1000000) ||
                 (!t->persist_n && !t->persist_s);
@@ -244,6 +274,7 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     struct rules__change ch = {
         .cls = ALERT_CLASS_PHYSIOLOGICAL,
         .owner = p->id,
+        .patient = p,
         .patient_id = p->id,
         .device_id = o->device_id,
         .rule = key,
@@ -259,7 +290,7 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     rules__raise(e, &ch);
     /* The real thing supersedes its prediction. */
     rule_key(key, sizeof(key), "forecast", t);
-    rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
+    clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key, now);
 }
 
 static void forecast(struct rules_engine *e, struct rules__patient *p, size_t idx,
@@ -270,22 +301,24 @@ static void forecast(struct rules_engine *e, struct rules__patient *p, size_t id
     rules_holt_update(h, &holt_params, o->effective_us, o->value);
     if (!c->forecast_horizon_s)
         return;
+    if (p->pend[idx].n || p->holt[idx].n < FORECAST_MIN_POINTS)
+        return; /* already abnormal (the threshold rule speaks), or too little history */
     char key[ALERT_RULE_MAX], real[ALERT_RULE_MAX];
     rule_key(key, sizeof(key), "forecast", t);
     rule_key(real, sizeof(real), "threshold", t);
-    if (rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, real) || p->pend[idx].n)
-        return; /* already abnormal: the threshold rule speaks */
+    if (find_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, real))
+        return;
     bool crosses = false;
     int64_t eta = 0;
     enum rules_trend_dir dir = t->dir == RULES_LOW ? RULES_TREND_FALLING : RULES_TREND_RISING;
     int64_t horizon = (int64_t)c->forecast_horizon_s * 1000000;
-    bool open = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key) != NULL;
+    bool open = find_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key) != NULL;
     /* An open prediction stays while the crossing is still expected within twice the
      * horizon, so that it does not flap at the horizon's edge. */
     if (rules_holt_time_to_cross(h, t->limit[0], dir, open ? 2 * horizon : horizon,
                                  FORECAST_MIN_POINTS, &crosses, &eta) < 0 ||
         !crosses) {
-        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
+        clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key, now);
         return;
     }
     if (!open && eta - o->effective_us < FORECAST_MIN_LEAD_US)
@@ -299,6 +332,7 @@ static void forecast(struct rules_engine *e, struct rules__patient *p, size_t id
     struct rules__change ch = {
         .cls = ALERT_CLASS_PHYSIOLOGICAL,
         .owner = p->id,
+        .patient = p,
         .patient_id = p->id,
         .device_id = o->device_id,
         .rule = key,
@@ -320,12 +354,13 @@ static void trend_alert(struct rules_engine *e, struct rules__patient *p, const 
                         const char *rule, bool on, int sev, const char *title, int64_t now)
 {
     if (!on) {
-        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, rule, now);
+        clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, rule, now);
         return;
     }
     struct rules__change ch = {
         .cls = ALERT_CLASS_PHYSIOLOGICAL,
         .owner = p->id,
+        .patient = p,
         .patient_id = p->id,
         .device_id = o->device_id,
         .rule = rule,
@@ -370,7 +405,7 @@ static void trends(struct rules_engine *e, struct rules__patient *p, const struc
         double slope = 0;
         if (rules_series_slope(&p->glucose, o->effective_us, GLUCOSE_WINDOW_US, 3, &slope) < 0)
             return;
-        bool open = rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, "trend.glucose_fall");
+        bool open = find_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, "trend.glucose_fall");
         /* Clears only once the fall has slowed to three quarters of the limit. */
         double limit = open ? 0.75 * c->glucose_fall_per_min : c->glucose_fall_per_min;
         snprintf(title, sizeof(title), "Glucose falling %.1f mg/dL per min", -slope);
@@ -458,6 +493,7 @@ static void news2(struct rules_engine *e, struct rules__patient *p, int64_t now)
         struct rules__change ch = {
             .cls = ALERT_CLASS_PHYSIOLOGICAL,
             .owner = p->id,
+            .patient = p,
             .patient_id = p->id,
             .rule = "news2",
             .severity = news2_severity(r.band),
@@ -469,9 +505,9 @@ static void news2(struct rules_engine *e, struct rules__patient *p, int64_t now)
         };
         rules__raise(e, &ch);
         p->news2_below = 0;
-    } else if (rules__find(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, "news2") && ++p->news2_below >= 2) {
+    } else if (find_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, "news2") && ++p->news2_below >= 2) {
         /* Two complete scores in a row below the alerting band. */
-        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, "news2", now);
+        clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, "news2", now);
         p->news2_below = 0;
     }
 }
@@ -521,6 +557,7 @@ void rules__schedule_timer(struct rules_engine *e, struct rules__timer *t, int64
         struct rules__change ch = {
             .cls = ALERT_CLASS_TECHNICAL,
             .owner = p->id,
+            .patient = p,
             .patient_id = p->id,
             .rule = schedules[s].rule,
             .severity = ALERT_SEV_LOW,
@@ -580,18 +617,18 @@ static void observe_one(struct rules_engine *e, const struct obs *o, int64_t now
         threshold(e, p, i, t, o, now);
         forecast(e, p, i, t, o, now);
     }
-    for (int dir = 0; dir < 2; dir++) {
+    for (int dir = 0; dir < 2 && p->n_open; dir++) {
         if (has_rule[dir])
             continue;
         /* A rule switched off: its open alert ends with the next reading. */
         char key[ALERT_RULE_MAX];
         snprintf(key, sizeof(key), "threshold.%s.%s", code_name(o->code), dir ? "high" : "low");
-        rules__clear(e, ALERT_CLASS_PHYSIOLOGICAL, p->id, key, now);
+        clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key, now);
     }
     trends(e, p, o, now);
     for (int s = 0; s < RULES__SCHEDULES; s++)
         if (schedules[s].codes[0] == o->code || schedules[s].codes[1] == o->code)
-            rules__clear(e, ALERT_CLASS_TECHNICAL, p->id, schedules[s].rule, now);
+            clear_p(e, p, ALERT_CLASS_TECHNICAL, schedules[s].rule, now);
     if (is_news2_component(o->code))
         mark_dirty(e, p, o->received_us);
 }

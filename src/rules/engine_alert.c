@@ -136,6 +136,9 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
     a->a.raised_us = a->a.updated_us = a->reported_us = c->at;
     a->a.trigger_received_us = c->rx;
     a->owner = c->owner;
+    a->patient = c->patient;
+    if (a->patient)
+        a->patient->n_open++;
     a->key = rules__key(c->cls, c->owner, c->rule);
     rules__timer_init(&a->esc, RULES__T_ESCALATION, a);
     hx_idmap_put(&e->alerts, a->a.id, a);
@@ -156,6 +159,8 @@ struct rules__alert *rules__raise(struct rules_engine *e, const struct rules__ch
 
 static void forget(struct rules_engine *e, struct rules__alert *a)
 {
+    if (a->patient)
+        a->patient->n_open--;
     rules__timer_cancel(e, &a->esc);
     hx_idmap_del(&e->alerts, a->a.id, a);
     hx_idmap_del(&e->by_key, (int64_t)a->key, a);
@@ -227,6 +232,10 @@ void rules_engine_restore(struct rules_engine *e, const struct alert *in, int64_
     hx_idmap_put(&e->by_key, (int64_t)a->key, a);
     if (in->cls == ALERT_CLASS_TECHNICAL && strcmp(in->rule, "nodata") == 0 && in->device_id)
         rules__device_silent(e, in->device_id);
+    if (a->owner == in->patient_id && in->patient_id) {
+        a->patient = rules__patient(e, in->patient_id);
+        a->patient->n_open++;
+    }
     if (in->id >= e->next_id)
         e->next_id = in->id + 1;
     e->stats.open++;

@@ -36,7 +36,9 @@ struct rules__alert {
     uint64_t key;            /* hash of (class, owner, rule) in by_key */
     struct rules__timer esc; /* next escalation */
     uint32_t esc_repeats;    /* repeats sent after the last tier */
-    int64_t reported_us;     /* last time the sink heard about it */
+    int64_t reported_us;
+    struct rules__patient *patient; /* the patient it belongs to (counts its open alerts),
+                                     * NULL for a device's alert */     /* last time the sink heard about it */
 };
 
 /* Latest value of one code for a patient. */
@@ -60,6 +62,7 @@ struct rules__patient {
     struct rules__latest latest[OBS_CODE__COUNT];     /* per code */
     struct rules__pending pend[RULES_THRESHOLDS_MAX]; /* per threshold of the config */
     uint32_t cfg_gen;                                 /* config generation pend[] belongs to */
+    uint32_t n_open;                                  /* open alerts it owns */
     uint8_t news2_below;                              /* complete scores below the alert band */
     bool news2_dirty;                                 /* a component changed in this batch */
     int64_t news2_rx;                                 /* receive time of that component */
@@ -113,19 +116,20 @@ struct rules__alert *rules__find(const struct rules_engine *e, int cls, int64_t 
                                  const char *rule);
 /* What a raise or an update says. value: the reading (NAN when none); rx: its receive time. */
 struct rules__change {
-    int cls;             /* enum alert_class */
-    int64_t owner;       /* patient or device id */
-    int64_t patient_id;  /* for the alert */
-    int64_t device_id;   /* for the alert, 0 when none */
-    const char *rule;    /* rule key */
-    int severity;        /* enum alert_severity */
-    uint16_t code;       /* code, 0 when none */
-    double value;        /* the reading, NAN when none */
-    bool worse_is_lower; /* worst value is the lowest (a LOW threshold) */
-    int64_t at;          /* now */
-    int64_t rx;          /* receive time of the reading behind it, 0 when none */
-    const char *title;   /* for people */
-    const char *detail;  /* more, may be NULL */
+    int cls;                        /* enum alert_class */
+    int64_t owner;                  /* patient or device id */
+    int64_t patient_id;             /* for the alert */
+    int64_t device_id;              /* for the alert, 0 when none */
+    const char *rule;               /* rule key */
+    int severity;                   /* enum alert_severity */
+    uint16_t code;                  /* code, 0 when none */
+    double value;                   /* the reading, NAN when none */
+    bool worse_is_lower;            /* worst value is the lowest (a LOW threshold) */
+    int64_t at;                     /* now */
+    int64_t rx;                     /* receive time of the reading behind it, 0 when none */
+    const char *title;              /* for people */
+    const char *detail;             /* more, may be NULL */
+    struct rules__patient *patient; /* owner when a patient owns it, else NULL */
 };
 /* Raises the alert of (cls, owner, rule), or updates it when open (count, values, a higher
  * severity re-plans escalation). Returns the alert. */
