@@ -200,11 +200,17 @@ void alerts_free(struct alerts *a)
     alerts_get_stats(a, &s);
     log_info(NULL, "alerts", "alerting stopped",
              "readings=%llu raised=%llu resolved=%llu escalations=%llu open=%u persisted=%llu "
-             "persist_failed=%llu unwritten=%zu raise_p99_us=%llu persist_p99_us=%llu",
+             "persist_failed=%llu unwritten=%zu latency_samples=%llu raise_p50_us=%llu "
+             "raise_p99_us=%llu raise_p999_us=%llu raise_max_us=%llu persist_p50_us=%llu "
+             "persist_p99_us=%llu persist_p999_us=%llu persist_max_us=%llu",
              (unsigned long long)s.readings, (unsigned long long)s.raised,
              (unsigned long long)s.resolved, (unsigned long long)s.escalations, s.open,
              (unsigned long long)s.persisted, (unsigned long long)s.persist_failed, a->n_queue,
-             (unsigned long long)s.raise_p99_us, (unsigned long long)s.persist_p99_us);
+             (unsigned long long)s.latency_samples, (unsigned long long)s.raise_p50_us,
+             (unsigned long long)s.raise_p99_us, (unsigned long long)s.raise_p999_us,
+             (unsigned long long)s.raise_max_us, (unsigned long long)s.persist_p50_us,
+             (unsigned long long)s.persist_p99_us, (unsigned long long)s.persist_p999_us,
+             (unsigned long long)s.persist_max_us);
     rules_engine_free(a->engine);
     if (a->pst)
         store_close(a->pst);
