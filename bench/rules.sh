@@ -45,27 +45,36 @@ port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print
 "$bin" bench --provision 1000 --patients --data-dir "$tmp/d" --creds "$tmp/creds.csv" >/dev/null
 serve=("${srv_pin[@]}" "$bin" serve --data-dir "$tmp/d" --set "mqtt.listen=127.0.0.1:$port"
   --set mqtt.tls_listen= --set storage.sync=full --set mqtt.publish_rate=1000000)
-"${serve[@]}" 2>"$tmp/serve.log" &
-pid=$!
-for _ in $(seq 300); do grep -q 'msg="ready"' "$tmp/serve.log" && break; sleep 0.1; done
-gen=("${cli_pin[@]}" "$bin" bench --mqtt "127.0.0.1:$port" --creds "$tmp/creds.csv"
-  --devices 1000 --rate 40000 --qos 1 --duration "$secs" --out "$tmp/gen.json")
-echo "bench rules: end to end at 40,000 readings/s from 1,000 devices for ${secs}s"
-"${gen[@]}"
-kill -TERM "$pid"
-wait "$pid" || true
-pid=
-line=$(grep 'msg="alerting stopped"' "$tmp/serve.log" | tail -1)
-echo "$line"
-$py - "$line" "$tmp/gen.json" "$results/rules-latency.json" "$secs" <<'PY'
+
+# run RATE OUT: one end-to-end run at RATE messages/s (two readings each), results into OUT.
+run() {
+  local rate=$1 out=$2
+  "${serve[@]}" 2>"$tmp/serve.log" &
+  pid=$!
+  for _ in $(seq 300); do grep -q 'msg="ready"' "$tmp/serve.log" && break; sleep 0.1; done
+  echo "bench rules: end to end at $rate msgs/s ($((rate * 2)) readings/s) from 1,000 devices for ${secs}s"
+  "${cli_pin[@]}" "$bin" bench --mqtt "127.0.0.1:$port" --creds "$tmp/creds.csv" \
+    --devices 1000 --rate "$rate" --qos 1 --duration "$secs" --out "$tmp/gen.json"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  pid=
+  local line
+  line=$(grep 'msg="alerting stopped"' "$tmp/serve.log" | tail -1)
+  echo "$line"
+  summarize "$line" "$tmp/gen.json" "$out" "$secs" "$rate"
+}
+
+summarize() {
+$py - "$@" <<'PY'
 import json, re, sys
-line, gen, out, secs = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3], sys.argv[4]
+line, gen, out, secs, rate = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3], sys.argv[4], int(sys.argv[5])
 kv = dict(re.findall(r'(\w+)=(\d+)', line))
 cpu = open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].split('\n')[0].strip()
 r = {
     'benchmark': 'rules-latency',
     'cpu': cpu,
-    'devices': 1000, 'rate_msgs_per_s': 40000, 'qos': 1, 'duration_s': int(secs),
+    'devices': 1000, 'rate_msgs_per_s': rate, 'readings_per_msg': 2, 'qos': 1,
+    'duration_s': int(secs),
     'generator': {k: gen.get(k) for k in ('sent', 'acked', 'msgs_per_s', 'p99_ms')},
     'readings_evaluated': int(kv['readings']), 'alerts_raised': int(kv['raised']),
     'alerts_resolved': int(kv['resolved']), 'transitions_persisted': int(kv['persisted']),
@@ -79,10 +88,14 @@ r = {
                  'taskset -c 0 medhub serve --data-dir DIR --set mqtt.listen=127.0.0.1:PORT '
                  '--set storage.sync=full --set mqtt.publish_rate=1000000',
                  'taskset -c 1 medhub bench --mqtt 127.0.0.1:PORT --creds CREDS --devices 1000 '
-                 '--rate 40000 --qos 1 --duration %s' % secs],
+                 '--rate %d --qos 1 --duration %s' % (rate, secs)],
 }
 r['met'] = r['raised_us']['p99'] < 5000 and r['persisted_us']['p99'] < 20000
 json.dump(r, open(out, 'w'), indent=2)
 print('raised p50/p99/p99.9 us: %(p50)s/%(p99)s/%(p999)s' % r['raised_us'])
 print('persisted p50/p99/p99.9 us: %(p50)s/%(p99)s/%(p999)s' % r['persisted_us'])
 PY
+}
+
+run 40000 "$results/rules-latency.json"
+run 20000 "$results/rules-latency-20k.json"

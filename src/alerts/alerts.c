@@ -149,7 +149,7 @@ int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg, st
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
     int64_t now = hx_time_now_us();
-    alerts__plan_apply(a, &plan, now);
+    alerts__plan_apply(a, &plan, true, now);
     alerts__plan_release(&plan);
     /* Open alerts (raised or acknowledged) come back with their escalation. */
     struct store_alert_filter f = {.states = (1u << ALERT_RAISED) | (1u << ALERT_ACKED)};

@@ -75,7 +75,9 @@ struct alerts {
 /* alerts_settings.c (any thread: uses only st). Builds the plan from st at now_us. Returns 0
  * or a store error. */
 int alerts__plan_build(struct store *st, int64_t now_us, struct alerts__plan *out);
-void alerts__plan_apply(struct alerts *a, const struct alerts__plan *p, int64_t now_us);
+/* Applies the devices to watch, and the settings too when settings is true. */
+void alerts__plan_apply(struct alerts *a, const struct alerts__plan *p, bool settings,
+                        int64_t now_us);
 void alerts__plan_release(struct alerts__plan *p);
 
 /* alerts_persist.c */

@@ -111,8 +111,9 @@ static void round_after(uv_work_t *req, int status)
     } else if (!a->stopping) {
         int64_t now = hx_time_now_us();
         if (r->have_plan) {
-            alerts__plan_apply(a, &r->plan, now);
-            if (r->newest != a->settings_newest || r->count != a->settings_count)
+            bool changed = r->newest != a->settings_newest || r->count != a->settings_count;
+            alerts__plan_apply(a, &r->plan, changed, now);
+            if (changed)
                 log_info(NULL, "alerts", "rule settings applied",
                          "patients_with_settings=%zu watched_devices=%zu ignored=%u",
                          r->plan.n_patients, r->plan.n_devices, r->plan.n_bad);

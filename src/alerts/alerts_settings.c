@@ -143,16 +143,19 @@ int alerts__plan_build(struct store *st, int64_t now_us, struct alerts__plan *ou
     return rc;
 }
 
-void alerts__plan_apply(struct alerts *a, const struct alerts__plan *p, int64_t now_us)
+void alerts__plan_apply(struct alerts *a, const struct alerts__plan *p, bool settings,
+                        int64_t now_us)
 {
     struct rules_engine *e = a->engine;
-    rules_engine_set_default_config(e, &p->dflt);
-    rules_engine_clear_patient_configs(e);
-    for (size_t i = 0; i < p->n_patients; i++)
-        rules_engine_set_patient_config(e, p->patients[i].patient_id, &p->patients[i].cfg);
-    for (int s = ALERT_SEV_INFO; s <= ALERT_SEV_CRITICAL; s++)
-        rules_engine_set_escalation(e, s, &p->esc[s]);
-    rules_engine_set_nodata_grace(e, p->grace_ms);
+    if (settings) { /* a new config restarts every rule's persistence: only when it changed */
+        rules_engine_set_default_config(e, &p->dflt);
+        rules_engine_clear_patient_configs(e);
+        for (size_t i = 0; i < p->n_patients; i++)
+            rules_engine_set_patient_config(e, p->patients[i].patient_id, &p->patients[i].cfg);
+        for (int s = ALERT_SEV_INFO; s <= ALERT_SEV_CRITICAL; s++)
+            rules_engine_set_escalation(e, s, &p->esc[s]);
+        rules_engine_set_nodata_grace(e, p->grace_ms);
+    }
     for (size_t i = 0; i < p->n_devices; i++) {
         const struct alerts__watch *w = &p->devices[i];
         rules_engine_watch_device(e, w->device_id, w->patient_id, w->interval_s, w->last_seen_us,

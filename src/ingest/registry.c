@@ -445,13 +445,27 @@ static void presence_work(uv_work_t *req)
             return;
         }
     }
-    for (uint32_t i = 0; i < job->n_items; i++) {
+    /* One transaction for the whole job: a reconnect storm of thousands of devices is one
+     * commit, not thousands of commits queueing for the write lock ahead of the writer. */
+    int brc = store_begin(r->pst);
+    for (uint32_t i = 0; brc == 0 && i < job->n_items; i++) {
         int rc = store_device_update_presence(r->pst, job->items[i].device_id, &job->items[i].p);
         if (rc < 0 && rc != HX_ENOTFOUND) { /* a device removed meanwhile is not a failure */
             job->n_failed++;
             if (!job->rc)
                 job->rc = rc;
         }
+    }
+    if (brc == 0 && job->rc == 0)
+        brc = store_commit(r->pst);
+    else
+        store_rollback(r->pst);
+    if (brc < 0) {
+        job->n_failed = job->n_items;
+        if (!job->rc)
+            job->rc = brc;
+    } else if (job->rc) {
+        job->n_failed = job->n_items; /* rolled back whole */
     }
 }
 

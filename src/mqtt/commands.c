@@ -88,7 +88,9 @@ static void round_work(uv_work_t *req)
             return;
         }
     }
-    for (size_t i = 0; i < r->n_notes; i++) {
+    /* All the notes in one transaction: one commit, one hold of the write lock. */
+    int trc = r->n_notes ? store_begin(c->st) : 0;
+    for (size_t i = 0; trc == 0 && i < r->n_notes; i++) {
         int rc = store_command_set_state(
             c->st, r->notes[i].id, (enum store_cmd_state)r->notes[i].state, r->notes[i].at_us);
         if (rc < 0) {
@@ -96,6 +98,14 @@ static void round_work(uv_work_t *req)
             if (!r->rc)
                 r->rc = rc;
         }
+    }
+    if (r->n_notes && trc == 0)
+        trc = store_commit(c->st);
+    if (trc < 0) {
+        store_rollback(c->st);
+        r->n_fail = r->n_notes;
+        if (!r->rc)
+            r->rc = trc;
     }
     if (r->poll) {
         int rc = store_command_poll(c->st, r->after_id, hx_time_now_us(), collect, r);

@@ -280,3 +280,29 @@ int store_rule_settings_version(struct store *st, int64_t *newest_us, int64_t *c
 {
     return st->ops->rule_settings_version(st, newest_us, count);
 }
+
+int store_checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages)
+{
+    int a = 0, b = 0;
+    int rc = st->ops->checkpoint(st, truncate, &a, &b);
+    if (log_pages)
+        *log_pages = a;
+    if (done_pages)
+        *done_pages = b;
+    return rc;
+}
+
+int store_begin(struct store *st)
+{
+    return st->ops->begin(st);
+}
+
+int store_commit(struct store *st)
+{
+    return st->ops->commit(st);
+}
+
+void store_rollback(struct store *st)
+{
+    st->ops->rollback(st);
+}

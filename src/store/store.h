@@ -57,6 +57,20 @@ void store_close(struct store *st);
  * "unavailable" when the backend is not built). For benchmarks and `medhub version`. */
 const char *store_engine_version(enum cfg_backend backend);
 
+/* An explicit transaction around several calls (one commit, one fsync, one hold of the
+ * database's write lock instead of one per call). Calls that open their own transaction
+ * (the *_batch ones) must not be made inside one. rollback is a no-op outside one. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Copies what the write-ahead log holds into the database file: PASSIVE (never waits for the
+ * writer; copies what it can) or, with truncate, waits for the writer and readers and
+ * truncates the log. OUT: *log_pages pages in the log, *done_pages pages copied (either may
+ * be NULL). Returns 0 (also when a PASSIVE pass could not copy everything) or an error.
+ * For the checkpointer thread (writer.c); the writer connection does not checkpoint. */
+int store_checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages);
+
 /* Schema version of the open database. */
 int store_schema_version(struct store *st, int *out);
 

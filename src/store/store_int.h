@@ -22,6 +22,10 @@ struct store_ops {
     /* Finalizes statements and closes; st is freed. */
     void (*close)(struct store *st);
     int (*schema_version)(struct store *st, int *out);
+    int (*checkpoint)(struct store *st, bool truncate, int *log_pages, int *done_pages);
+    int (*begin)(struct store *st);
+    int (*commit)(struct store *st);
+    void (*rollback)(struct store *st);
     int (*integrity_check)(struct store *st, bool quick, char *msg, size_t msg_len);
 
     int (*patient_add)(struct store *st, struct patient *p);

@@ -21,6 +21,7 @@
  * the result arrays (one result covers at least one request) all fit in queue_max entries.
  */
 #include "store/writer.h"
+#include "store/checkpointer.h"
 
 /* How often the writer retries a transaction refused for lack of disk space. */
 #define STORE_WRITER_FULL_RETRY_MS 1000u
@@ -61,12 +62,13 @@ struct wreq {
 };
 
 struct store_writer {
-    uv_loop_t *loop;    /* the loop callbacks run on */
-    uv_async_t async;   /* writer -> loop wake-up; w is freed in its close callback */
-    uv_thread_t thread; /* the writer thread */
-    struct store *st;   /* the write connection: used by the writer thread only */
-    uint32_t batch_max; /* rows per transaction at most */
-    uint32_t queue_max; /* observations accepted and not yet called back, at most */
+    uv_loop_t *loop;                 /* the loop callbacks run on */
+    uv_async_t async;                /* writer -> loop wake-up; w is freed in its close callback */
+    uv_thread_t thread;              /* the writer thread */
+    struct store *st;                /* the write connection: used by the writer thread only */
+    struct store_checkpointer *ckpt; /* copies the log into the database file, off this thread */
+    uint32_t batch_max;              /* rows per transaction at most */
+    uint32_t queue_max;              /* observations accepted and not yet called back, at most */
 
     /* Shared, under mu. */
     uv_mutex_t mu;        /* guards the fields down to the next comment */
@@ -362,12 +364,17 @@ int store_writer_start(struct store_writer **out, uv_loop_t *loop, const struct 
         goto out_free;
     if ((rc = uv_cond_init(&w->cv)) < 0)
         goto out_mutex;
-    if ((rc = uv_thread_create(&w->thread, writer_main, w)) < 0)
+    if ((rc = store_checkpointer_start(&w->ckpt, cfg, 0, err, err_len)) < 0)
         goto out_cond;
+    if ((rc = uv_thread_create(&w->thread, writer_main, w)) < 0) {
+        store_checkpointer_stop(w->ckpt);
+        goto out_cond;
+    }
     /* The thread publishes nothing before the first enqueue, so the async handle may be
      * initialised after it started. */
     if ((rc = uv_async_init(loop, &w->async, on_async)) < 0) {
         join_thread(w);
+        store_checkpointer_stop(w->ckpt);
         goto out_cond;
     }
     w->async.data = w;
@@ -404,7 +411,9 @@ void store_writer_stop(struct store_writer *w)
              "enqueued=%llu committed=%llu failed=%llu commits=%llu",
              (unsigned long long)w->enqueued, (unsigned long long)w->committed,
              (unsigned long long)w->failed, (unsigned long long)w->commits);
-    store_close(w->st);
+    store_checkpointer_stop(w->ckpt);
+    w->ckpt = NULL;
+    store_close(w->st); /* the last connection: checkpoints and removes the log */
     w->st = NULL;
     uv_close((uv_handle_t *)&w->async, on_close);
 }

@@ -30,11 +30,11 @@
  * connections keep SQLite's default (2 MiB).
  */
 #define SQLST_WRITER_CACHE_KIB 262144
-/* Checkpoint the WAL into the database file once it holds this many pages (SQLite's
- * default is 1000). A checkpoint writes each distinct page once, however often it changed
- * since the last one, so a larger WAL means fewer database-file writes per row; see
- * bench/README.md. It runs at the end of a commit on the writer thread. */
-#define SQLST_WAL_AUTOCHECKPOINT 16384
+/* The writer connection never checkpoints: a checkpoint at the end of a commit (SQLite's
+ * auto-checkpoint) stalls every acknowledgement behind it for as long as it takes to copy and
+ * fsync the database file (up to a second with a large WAL). The writer's checkpointer
+ * thread does it instead, on its own connection, concurrently (store/writer.c). */
+#define SQLST_WAL_AUTOCHECKPOINT 0
 /* After a checkpoint, truncate the WAL file back to this size (bytes). */
 #define SQLST_JOURNAL_SIZE_LIMIT (64 * 1024 * 1024)
 /* The writer runs PRAGMA quick_check at open only on databases up to this size: it reads
@@ -472,6 +472,10 @@ const struct store_ops sqlst_ops = {
     .device_list = sqlst__device_list,
     .device_set_status = sqlst__device_set_status,
     .device_update_presence = sqlst__device_update_presence,
+    .checkpoint = sqlst__checkpoint,
+    .begin = sqlst__txn_begin,
+    .commit = sqlst__txn_commit,
+    .rollback = sqlst__txn_rollback,
     .alert_save_batch = sqlst__alert_save_batch,
     .alert_get = sqlst__alert_get,
     .alert_list = sqlst__alert_list,
@@ -501,3 +505,29 @@ const struct store_ops sqlst_ops = {
     .event_put_batch = sqlst__event_put_batch,
     .event_list = sqlst__event_list,
 };
+
+int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages)
+{
+    struct sqlst *db = sqlst__from(st);
+    int rc = sqlite3_wal_checkpoint_v2(
+        db->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, log_pages,
+        done_pages);
+    return rc == SQLITE_BUSY ? 0 : sqlst__err(db, rc); /* busy: try again next time */
+}
+
+int sqlst__txn_begin(struct store *st)
+{
+    return sqlst__begin(sqlst__from(st));
+}
+
+int sqlst__txn_commit(struct store *st)
+{
+    return sqlst__commit(sqlst__from(st));
+}
+
+void sqlst__txn_rollback(struct store *st)
+{
+    struct sqlst *db = sqlst__from(st);
+    if (!sqlite3_get_autocommit(db->db))
+        sqlst__rollback(db);
+}
