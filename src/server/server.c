@@ -1,8 +1,8 @@
 /*
  * Daemon lifecycle: lock the data directory, check the server key, start the store writer,
- * start the front ends, run the loop; on SIGINT/SIGTERM stop accepting, flush the writer,
- * close the database and release the lock. Nothing here blocks the loop except the final
- * writer flush, which happens after every listener has stopped.
+ * start the front ends and webhooks, run the loop; on SIGINT/SIGTERM stop accepting, flush the
+ * writer, close the database and release the lock. Nothing here blocks the loop except the
+ * final writer flush, which happens after every listener has stopped.
  * Layer: server (top; wires front ends to ingest and store). Thread: loop.
  */
 #include "server/server.h"
@@ -12,6 +12,7 @@
 #include "ingest/pipeline.h"
 #include "ingest/registry.h"
 #include "mqtt/mqtt.h"
+#include "notify/webhook.h"
 #include "security/secret.h"
 #include "store/writer.h"
 
@@ -29,6 +30,7 @@ struct server {
     struct registry *reg;        /* owned; device snapshot, freed after the loop */
     struct ingest *ingest;       /* owned; the pipeline, freed after the loop */
     struct mqtt_server *mqtt;    /* owned; MQTT gateway, freed after the loop */
+    struct webhooks *webhooks;   /* owned; webhook deliveries, freed after the loop */
     int lock_fd;                 /* data directory lock */
     bool stopping;               /* drain started */
 };
@@ -60,6 +62,7 @@ void server_stop(struct server *srv)
      * flush the writer (completions for closed sessions find tombstones). */
     mqtt_server_stop(srv->mqtt);
     reg_stop(srv->reg);
+    webhooks_stop(srv->webhooks); /* abandons attempts in flight; stores what it holds */
     if (srv->writer) {
         store_writer_stop(srv->writer); /* flushes, logs its totals */
         srv->writer = NULL;
@@ -124,6 +127,8 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
                                sizeof(err));
     }
     memset(key, 0, sizeof(key));
+    if (rc == 0)
+        rc = webhooks_start(&srv.webhooks, &srv.loop, cfg, err, sizeof(err));
     if (rc < 0)
         goto out_stop;
 
@@ -142,6 +147,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         hooks->on_ready(hooks->arg, &srv);
 
     uv_run(&srv.loop, UV_RUN_DEFAULT);
+    webhooks_free(srv.webhooks);
     mqtt_server_free(srv.mqtt);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
@@ -158,9 +164,11 @@ out_stop:
     srv.stopping = true;
     mqtt_server_stop(srv.mqtt);
     reg_stop(srv.reg);
+    webhooks_stop(srv.webhooks);
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);
+    webhooks_free(srv.webhooks);
     mqtt_server_free(srv.mqtt);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
