@@ -29,6 +29,7 @@ static const struct cli_command commands[] = {
     {"obs", "query (and add) observations", cmd_obs},
     {"codes", "list the observation codes medhub understands", cmd_codes},
     {"news2", "score a set of observations with NEWS2", cmd_news2},
+    {"webhook", "notify other systems: webhooks, deliveries, dead letters", cmd_webhook},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},

@@ -119,6 +119,7 @@ int cmd_config(int argc, char **argv);
 int cmd_codes(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_news2(int argc, char **argv);
+int cmd_webhook(int argc, char **argv);
 /* medhub device cert (cmd_device_cert.c): issue a TLS client certificate. */
 int device_cert_cmd(int argc, char **argv);
 /* medhub device send / device commands (cmd_device_send.c): commands to devices. */

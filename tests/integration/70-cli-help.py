@@ -10,13 +10,15 @@ COMMANDS = [
     ['obs'], ['obs', 'query'], ['obs', 'add'],
     ['config'], ['config', 'check'], ['config', 'print'], ['config', 'reference'],
     ['bench'], ['bench', 'store'],
+    ['webhook'], ['webhook', 'add'], ['webhook', 'list'], ['webhook', 'remove'],
+    ['webhook', 'deliveries'], ['webhook', 'retry'], ['webhook', 'test'],
 ]
 
 
 def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
-    for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'version'):
+    for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'webhook', 'version'):
         assert f'\n  {name} ' in p.stdout
 
 
