@@ -32,6 +32,7 @@ static const struct cli_command commands[] = {
     {"news2", "score a set of observations with NEWS2", cmd_news2},
     {"alert", "list, acknowledge and resolve alerts", cmd_alert},
     {"rules", "clinical rule settings: protocols, overrides, escalation", cmd_rules},
+    {"webhook", "notify other systems: webhooks, deliveries, dead letters", cmd_webhook},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},

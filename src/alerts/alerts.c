@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "ingest/pipeline.h"
 #include "ingest/registry.h"
+#include "notify/webhook.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -61,7 +62,13 @@ static void on_change(void *arg, const struct alert *al, enum alert_event ev, co
         a->listener(a->listener_arg, al, ev, target);
     if (a->webhooks && ev != ALERT_EV_UPDATED) {
         json_t *j = alert_json(al, ev, target);
-        json_decref(j); /* webhooks_notify: wired when src/notify lands */
+        char *body = json_dumps(j, JSON_COMPACT);
+        char event[32];
+        snprintf(event, sizeof(event), "alert.%s", alert_event_name(ev));
+        if (body)
+            webhooks_notify(a->webhooks, event, al->id, al->severity, body);
+        free(body);
+        json_decref(j);
     }
 }
 

@@ -26,7 +26,7 @@
 
 enum key_type {
     KT_STRING,   /* free text (length-checked) */
-    KT_PATH,     /* a non-empty file path, used as given */
+    KT_PATH,     /* a non-empty file path (empty allowed with KF_EMPTY_OK), used as given */
     KT_ADDR,     /* HOST:PORT listen address, empty disables */
     KT_BOOL,     /* true/false, yes/no, on/off, 1/0 */
     KT_UINT,     /* decimal uint32_t within [min, max] */
@@ -38,6 +38,7 @@ enum key_flags {
     KF_SECRET = 1u << 0,         /* masked in cfg_print and in error messages */
     KF_IN_DATA_DIR = 1u << 1,    /* the default is relative to the data dir */
     KF_PLAIN_LISTENER = 1u << 2, /* loopback only unless <section>.insecure is true */
+    KF_EMPTY_OK = 1u << 3,       /* KT_PATH: empty means "none" */
 };
 
 struct key_def {
@@ -238,6 +239,51 @@ static const struct key_def keys[] = {
      .def = "tls/device-ca.crt",
      .flags = KF_IN_DATA_DIR,
      .help = "CA that signs device client certificates (PEM); generated when absent."},
+    {.section = "webhook",
+     .name = "timeout_ms",
+     .type = KT_UINT,
+     AT(webhook.timeout_ms),
+     .def = "5000",
+     .min = 100,
+     .max = 120000,
+     .help = "Longest a webhook delivery attempt may take (connect, TLS handshake, request and "
+             "response), in milliseconds; slower attempts count as failed."},
+    {.section = "webhook",
+     .name = "backoff_initial_ms",
+     .type = KT_UINT,
+     AT(webhook.backoff_initial_ms),
+     .def = "1000",
+     .min = 10,
+     .max = 3600000,
+     .help = "Wait before retrying a failed webhook delivery the first time, in milliseconds; "
+             "doubles after each failure (with jitter) up to backoff_max_ms."},
+    {.section = "webhook",
+     .name = "backoff_max_ms",
+     .type = KT_UINT,
+     AT(webhook.backoff_max_ms),
+     .def = "300000",
+     .min = 10,
+     .max = 86400000,
+     .help = "Longest wait between two attempts of a webhook delivery, in milliseconds; at "
+             "least backoff_initial_ms."},
+    {.section = "webhook",
+     .name = "expire_s",
+     .type = KT_UINT,
+     AT(webhook.expire_s),
+     .def = "86400",
+     .min = 1,
+     .max = 31536000,
+     .help = "A webhook delivery not acknowledged this many seconds after it was created is "
+             "given up and moved to the dead-letter list (medhub webhook deliveries --state "
+             "dead)."},
+    {.section = "webhook",
+     .name = "ca_file",
+     .type = KT_PATH,
+     AT(webhook.ca_file),
+     .def = "",
+     .flags = KF_EMPTY_OK,
+     .help = "Extra CA certificates (PEM) trusted for https webhook receivers, in addition to "
+             "the system CA store; empty trusts the system store only."},
     {.section = "log",
      .name = "level",
      .type = KT_LOGLEVEL,
@@ -660,7 +706,7 @@ static int key_parse_store(struct cfg *cfg, const struct key_def *k, const char 
     int rc;
     switch (k->type) {
     case KT_PATH:
-        if (len == 0) {
+        if (len == 0 && !(k->flags & KF_EMPTY_OK)) {
             snprintf(why, why_len, "expected a file path");
             return HX_ECONFIG;
         }
@@ -1294,6 +1340,26 @@ static int validate(struct load *ld)
         return ld->rc;
     }
 
+    if (cfg->webhook.backoff_initial_ms > cfg->webhook.backoff_max_ms) {
+        /* Blame the value the user gave: backoff_max_ms unless it is still the default. */
+        size_t imax = key_index(find_key("webhook", "backoff_max_ms", strlen("backoff_max_ms")));
+        size_t iini =
+            key_index(find_key("webhook", "backoff_initial_ms", strlen("backoff_initial_ms")));
+        bool blame_max = ld->kind[imax] != ORIGIN_DEFAULT;
+        origin_where(ld, blame_max ? imax : iini, where, sizeof(where));
+        if (blame_max)
+            fail(ld, HX_ECONFIG,
+                 "%s: [webhook] backoff_max_ms = '%" PRIu32 "': expected at least "
+                 "backoff_initial_ms (%" PRIu32 ")",
+                 where, cfg->webhook.backoff_max_ms, cfg->webhook.backoff_initial_ms);
+        else
+            fail(ld, HX_ECONFIG,
+                 "%s: [webhook] backoff_initial_ms = '%" PRIu32 "': expected at most "
+                 "backoff_max_ms (%" PRIu32 ")",
+                 where, cfg->webhook.backoff_initial_ms, cfg->webhook.backoff_max_ms);
+        return ld->rc;
+    }
+
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct key_def *k = &keys[i];
         if (!(k->flags & KF_PLAIN_LISTENER))
@@ -1397,7 +1463,7 @@ static void type_name(const struct key_def *k, char *out, size_t out_len)
         snprintf(out, out_len, "string");
         return;
     case KT_PATH:
-        snprintf(out, out_len, "path");
+        snprintf(out, out_len, "%s", (k->flags & KF_EMPTY_OK) ? "path or empty" : "path");
         return;
     case KT_ADDR:
         snprintf(out, out_len, "address");

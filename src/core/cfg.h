@@ -61,6 +61,15 @@ struct cfg_mqtt_limits {
     uint32_t publish_rate;       /* mqtt.publish_rate: PUBLISH per second per device */
 };
 
+/* [webhook] outbound notifications (src/notify/webhook.h). */
+struct cfg_webhook {
+    uint32_t timeout_ms;         /* webhook.timeout_ms: whole attempt (connect, TLS, response) */
+    uint32_t backoff_initial_ms; /* webhook.backoff_initial_ms: wait after the first failure */
+    uint32_t backoff_max_ms;     /* webhook.backoff_max_ms: the doubling stops here */
+    uint32_t expire_s;           /* webhook.expire_s: undelivered this long after creation: dead */
+    char ca_file[CFG_PATH_MAX];  /* webhook.ca_file: extra trusted CAs (PEM); "" for none */
+};
+
 struct cfg {
     char data_dir[CFG_PATH_MAX];        /* from --data-dir, MEDHUB_DATA_DIR or ./medhub-data */
     struct cfg_listener mqtt;           /* [mqtt] */
@@ -74,6 +83,7 @@ struct cfg {
         char key[CFG_PATH_MAX];       /* tls.key, default <data-dir>/tls/server.key */
         char client_ca[CFG_PATH_MAX]; /* tls.client_ca, default <data-dir>/tls/device-ca.crt */
     } tls;
+    struct cfg_webhook webhook; /* [webhook] */
     struct {
         enum log_level level; /* log.level */
     } log;

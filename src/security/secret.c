@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,4 +130,38 @@ bool sec_secret_verify(const uint8_t key[SEC_KEY_LEN], const char *secret, size_
     if (strlen(stored_hex) != 64)
         return false;
     return CRYPTO_memcmp(computed, stored_hex, 64) == 0;
+}
+
+int sec_hmac_sha256_hex(const void *key, size_t key_len, const struct slice *parts, size_t n,
+                        char out[SEC_HASH_HEX])
+{
+    static const char hex[] = "0123456789abcdef";
+    static const uint8_t no_key; /* OpenSSL wants a non-NULL key, even an empty one */
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    uint8_t md[EVP_MAX_MD_SIZE];
+    size_t md_len = 0;
+    int rc = -ENOMEM;
+    out[0] = '\0';
+    if (!ctx || !EVP_MAC_init(ctx, key_len ? key : &no_key, key_len, params))
+        goto out_free;
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].len && !EVP_MAC_update(ctx, parts[i].ptr, parts[i].len))
+            goto out_free;
+    if (!EVP_MAC_final(ctx, md, &md_len, sizeof(md)) || md_len != 32)
+        goto out_free;
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    rc = 0;
+out_free:
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return rc;
 }

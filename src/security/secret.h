@@ -8,6 +8,8 @@
 #ifndef MEDHUB_SECURITY_SECRET_H
 #define MEDHUB_SECURITY_SECRET_H
 
+#include "core/slice.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,5 +39,11 @@ void sec_secret_hash(const uint8_t key[SEC_KEY_LEN], const char *secret, size_t 
 /* True when secret hashes to stored_hex; constant time in the secret and the hash. */
 bool sec_secret_verify(const uint8_t key[SEC_KEY_LEN], const char *secret, size_t len,
                        const char *stored_hex);
+
+/* HMAC-SHA-256 keyed with key_len bytes of key over the concatenation of parts[0..n-1], as
+ * lower-case hex into out (webhook signatures: the receiver holds the same key). Every pointer
+ * is borrowed for the call. Returns 0, or -ENOMEM when OpenSSL cannot set up the MAC. */
+int sec_hmac_sha256_hex(const void *key, size_t key_len, const struct slice *parts, size_t n,
+                        char out[SEC_HASH_HEX]);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * Daemon lifecycle: lock the data directory, check the server key, start the store writer,
- * start the front ends, run the loop; on SIGINT/SIGTERM stop accepting, flush the writer,
- * let the event writer finish its jobs, close the database and release the lock. Nothing
- * here blocks the loop except the final writer flush, which happens after every listener
- * has stopped.
+ * start the front ends, the alerting service and webhooks, run the loop; on SIGINT/SIGTERM
+ * stop accepting, flush the writer, let the event writer finish its jobs, close the database
+ * and release the lock. Nothing here blocks the loop except the final writer flush, which
+ * happens after every listener has stopped.
  * Layer: server (top; wires front ends to ingest and store). Thread: loop.
  */
 #include "server/server.h"
@@ -14,6 +14,7 @@
 #include "ingest/pipeline.h"
 #include "ingest/registry.h"
 #include "mqtt/mqtt.h"
+#include "notify/webhook.h"
 #include "security/secret.h"
 #include "store/writer.h"
 
@@ -33,6 +34,7 @@ struct server {
     struct ingest *ingest;       /* owned; the pipeline, freed after the loop */
     struct mqtt_server *mqtt;    /* owned; MQTT gateway, freed after the loop */
     struct alerts *alerts;       /* owned; rules and alerts, freed after the loop */
+    struct webhooks *webhooks;   /* owned; webhook deliveries, freed after the loop */
     int lock_fd;                 /* data directory lock */
     bool stopping;               /* drain started */
 };
@@ -68,6 +70,7 @@ void server_stop(struct server *srv)
     alerts_stop(srv->alerts); /* no more readings: write the last transitions */
     reg_stop(srv->reg);
     ingest_stop(srv->ingest);
+    webhooks_stop(srv->webhooks); /* abandons attempts in flight; stores what it holds */
     if (srv->writer) {
         store_writer_stop(srv->writer); /* flushes, logs its totals */
         srv->writer = NULL;
@@ -145,8 +148,11 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         rc = reg_refresh_start(srv.reg, REG_REFRESH_MS);
     if (rc == 0) {
         ingest_new(&srv.ingest, &srv.loop, &cfg->storage, srv.writer, srv.reg);
-        rc = alerts_start(&srv.alerts, &srv.loop, cfg, srv.reg, srv.ingest, NULL, err, sizeof(err));
+        rc = webhooks_start(&srv.webhooks, &srv.loop, cfg, err, sizeof(err));
     }
+    if (rc == 0)
+        rc = alerts_start(&srv.alerts, &srv.loop, cfg, srv.reg, srv.ingest, srv.webhooks, err,
+                          sizeof(err));
     if (rc == 0)
         rc = mqtt_server_start(&srv.mqtt, &srv.loop, cfg, srv.reg, srv.ingest, key, err,
                                sizeof(err));
@@ -172,6 +178,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
     log_ingest_stats(srv.ingest);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
+    webhooks_free(srv.webhooks);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
     rc = uv_loop_close(&srv.loop);
@@ -189,11 +196,13 @@ out_stop:
     alerts_stop(srv.alerts);
     reg_stop(srv.reg);
     ingest_stop(srv.ingest);
+    webhooks_stop(srv.webhooks);
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
+    webhooks_free(srv.webhooks);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
 out_loop:

@@ -9,6 +9,7 @@
 #include "store/store_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const struct store_ops *backend_ops(enum cfg_backend backend)
 {
@@ -305,4 +306,83 @@ int store_commit(struct store *st)
 void store_rollback(struct store *st)
 {
     st->ops->rollback(st);
+}
+
+static bool text_fits(const char *s, size_t cap)
+{
+    return s && *s && strnlen(s, cap) < cap;
+}
+
+int store_webhook_add(struct store *st, struct store_webhook *w)
+{
+    if (!text_fits(w->name, sizeof(w->name)) || !text_fits(w->url, sizeof(w->url)) ||
+        !text_fits(w->secret, sizeof(w->secret)) || w->min_severity < 1 || w->min_severity > 5)
+        return HX_EINVAL;
+    return st->ops->webhook_add(st, w);
+}
+
+int store_webhook_get(struct store *st, const char *name, struct store_webhook *out)
+{
+    return st->ops->webhook_get(st, name, out);
+}
+
+int store_webhook_list(struct store *st, store_webhook_fn *fn, void *arg)
+{
+    return st->ops->webhook_list(st, fn, arg);
+}
+
+int store_webhook_remove(struct store *st, const char *name, int64_t now_us, size_t *n_dead)
+{
+    if (n_dead)
+        *n_dead = 0;
+    return st->ops->webhook_remove(st, name, now_us, n_dead);
+}
+
+int store_delivery_add(struct store *st, const struct store_delivery_new *n, size_t *n_added,
+                       int64_t *last_id)
+{
+    if (n_added)
+        *n_added = 0;
+    if (last_id)
+        *last_id = 0;
+    if (!text_fits(n->event, STORE_DELIVERY_EVENT_MAX) || !n->payload || n->payload_len == 0 ||
+        n->payload_len > STORE_DELIVERY_PAYLOAD_MAX || n->webhook_id < 0)
+        return HX_EINVAL;
+    return st->ops->delivery_add(st, n, n_added, last_id);
+}
+
+int store_delivery_claim(struct store *st, int64_t now_us, int64_t lease_until_us, size_t limit,
+                         store_delivery_fn *fn, void *arg)
+{
+    return st->ops->delivery_claim(st, now_us, lease_until_us, limit, fn, arg);
+}
+
+int store_delivery_set_result(struct store *st, int64_t id, uint32_t attempt,
+                              enum store_delivery_state state, int64_t next_attempt_us,
+                              const char *error, int64_t now_us)
+{
+    if (state != STORE_DELIVERY_PENDING && state != STORE_DELIVERY_DELIVERED &&
+        state != STORE_DELIVERY_DEAD)
+        return HX_EINVAL;
+    return st->ops->delivery_set_result(st, id, attempt, state, next_attempt_us, error, now_us);
+}
+
+int store_delivery_get(struct store *st, int64_t id, store_delivery_fn *fn, void *arg)
+{
+    return st->ops->delivery_get(st, id, fn, arg);
+}
+
+int store_delivery_list(struct store *st, int state, size_t limit, store_delivery_fn *fn, void *arg)
+{
+    return st->ops->delivery_list(st, state, limit, fn, arg);
+}
+
+int store_delivery_retry(struct store *st, int64_t id, int64_t now_us, int64_t expires_us)
+{
+    return st->ops->delivery_retry(st, id, now_us, expires_us);
+}
+
+int store_delivery_count(struct store *st, enum store_delivery_state state, int64_t *out)
+{
+    return st->ops->delivery_count(st, state, out);
 }

@@ -258,4 +258,116 @@ int store_rule_setting_list(struct store *st, store_setting_fn *fn, void *arg);
 /* A fingerprint that changes whenever a setting does: the newest updated_us and the count. */
 int store_rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count);
 
+/* ---- Webhooks and their delivery queue (`medhub webhook`, src/notify/webhook.h) --------- */
+
+#define STORE_WEBHOOK_NAME_MAX     64           /* name buffer: 1..63 bytes + NUL */
+#define STORE_WEBHOOK_URL_MAX      2048         /* url buffer: up to 2047 bytes + NUL */
+#define STORE_WEBHOOK_SECRET_MAX   128          /* secret buffer */
+#define STORE_DELIVERY_EVENT_MAX   64           /* event name buffer: 1..63 bytes + NUL */
+#define STORE_DELIVERY_ERROR_MAX   256          /* last_error: longer text is cut */
+#define STORE_DELIVERY_PAYLOAD_MAX (256 * 1024) /* longest JSON document, bytes */
+
+/* A webhook: where notifications are POSTed. */
+struct store_webhook {
+    int64_t id;                            /* assigned by store_webhook_add */
+    char name[STORE_WEBHOOK_NAME_MAX];     /* unique */
+    char url[STORE_WEBHOOK_URL_MAX];       /* http:// or https:// (checked by the caller) */
+    char secret[STORE_WEBHOOK_SECRET_MAX]; /* the HMAC key; stored as is: signing needs it */
+    int min_severity;                      /* notifications below this severity skip it (1..5) */
+    bool enabled;                          /* false: no new deliveries are queued for it */
+    int64_t created_us;                    /* set by store_webhook_add */
+};
+
+/* Where a delivery is. The numbers are persisted: never renumber. */
+enum store_delivery_state {
+    STORE_DELIVERY_PENDING = 0,   /* waiting for (or in) an attempt */
+    STORE_DELIVERY_DELIVERED = 1, /* a receiver answered 2xx */
+    STORE_DELIVERY_DEAD = 2,      /* expired or its webhook was removed: the dead-letter list */
+};
+
+/* One webhook delivery (one notification for one webhook). Every pointer is lent for the
+ * duration of the callback that receives it. */
+struct store_delivery {
+    int64_t id;                      /* row id: X-Medhub-Delivery */
+    int64_t webhook_id;              /* webhooks.id (the row may be gone) */
+    const char *webhook;             /* the webhook's name, "" once it was removed */
+    const char *url;                 /* store_delivery_claim only: where to POST, else "" */
+    const char *secret;              /* store_delivery_claim only: the signing key, else "" */
+    const char *event;               /* "alert.raised", "webhook.test", ... */
+    int64_t alert_id;                /* 0 when the event concerns no alert */
+    const char *payload;             /* the JSON document, NUL-terminated */
+    size_t payload_len;              /* bytes before the NUL */
+    enum store_delivery_state state; /* see enum store_delivery_state */
+    uint32_t attempts;               /* attempts started so far (claims) */
+    int64_t next_attempt_us;         /* PENDING: not attempted before this */
+    int64_t expires_us;              /* PENDING: dead if not delivered by this */
+    const char *last_error;          /* why the last attempt failed, "" when none */
+    int64_t created_us;              /* queued */
+    int64_t updated_us;              /* last change */
+};
+
+/* A notification to queue. Pointers are borrowed for the call. */
+struct store_delivery_new {
+    int64_t webhook_id;  /* 0: every enabled webhook with min_severity <= severity; else only
+                          * that webhook, whatever its filter (`medhub webhook test`) */
+    const char *event;   /* 1..63 bytes */
+    int64_t alert_id;    /* 0 when none */
+    int severity;        /* the notification's severity, 1..5 */
+    const char *payload; /* the JSON document (not checked here) */
+    size_t payload_len;  /* 1..STORE_DELIVERY_PAYLOAD_MAX */
+    int64_t now_us;      /* created_us, and the first attempt is due then */
+    int64_t expires_us;  /* dead if not delivered by then */
+};
+
+typedef int store_webhook_fn(void *arg, const struct store_webhook *w);
+typedef int store_delivery_fn(void *arg, const struct store_delivery *d);
+
+/* Adds w (enabled as given). OUT: w->id, w->created_us. HX_EEXIST on a duplicate name,
+ * HX_EINVAL on an empty name, url or secret or a min_severity outside 1..5. */
+int store_webhook_add(struct store *st, struct store_webhook *w);
+/* The webhook called name; HX_ENOTFOUND when there is none. */
+int store_webhook_get(struct store *st, const char *name, struct store_webhook *out);
+/* Every webhook, by name. */
+int store_webhook_list(struct store *st, store_webhook_fn *fn, void *arg);
+/* Removes the webhook called name in one transaction: its PENDING deliveries become DEAD
+ * with last_error "webhook removed" (nothing is dropped silently; delivered and dead rows stay
+ * for the record). OUT: *n_dead (may be NULL) deliveries moved. HX_ENOTFOUND when absent. */
+int store_webhook_remove(struct store *st, const char *name, int64_t now_us, size_t *n_dead);
+
+/* Queues n: one PENDING delivery per matching webhook, all in one statement, due at
+ * n->now_us. OUT: *n_added (may be NULL) rows added (0 when no webhook matches) and *last_id
+ * (may be NULL) the id of the last one: the rows have consecutive ids ending there.
+ * HX_ENOTFOUND when n->webhook_id names no webhook; HX_EINVAL on a bad event or payload. */
+int store_delivery_add(struct store *st, const struct store_delivery_new *n, size_t *n_added,
+                       int64_t *last_id);
+
+/* The dispatcher's poll, in one transaction: PENDING rows due at now_us, oldest due first.
+ * A due row whose webhook is gone or whose expires_us has passed becomes DEAD (last_error
+ * says why). Up to limit other due rows are claimed: attempts is incremented and
+ * next_attempt_us set to lease_until_us, so the attempt number is durable before the attempt
+ * starts (a crash never reuses it) and the row is due again only if no result is recorded by
+ * then. After the commit, fn is called for each row changed (DEAD, or PENDING with its new
+ * attempts and url and secret lent); nothing is changed when the call fails. A poll with
+ * nothing due takes no write lock. */
+int store_delivery_claim(struct store *st, int64_t now_us, int64_t lease_until_us, size_t limit,
+                         store_delivery_fn *fn, void *arg);
+/* Records the outcome of attempt number attempt of delivery id: state (PENDING to retry at
+ * next_attempt_us, DELIVERED or DEAD), error (NULL or "" when none; cut to fit) and
+ * updated_us = now_us. Only a PENDING row whose attempts still equals attempt changes:
+ * HX_ENOTFOUND otherwise (the row was removed, retried elsewhere or already final). */
+int store_delivery_set_result(struct store *st, int64_t id, uint32_t attempt,
+                              enum store_delivery_state state, int64_t next_attempt_us,
+                              const char *error, int64_t now_us);
+/* Calls fn once with delivery id; HX_ENOTFOUND when absent. */
+int store_delivery_get(struct store *st, int64_t id, store_delivery_fn *fn, void *arg);
+/* Deliveries newest first, at most limit (0 = all); state < 0 lists every state. */
+int store_delivery_list(struct store *st, int state, size_t limit, store_delivery_fn *fn,
+                        void *arg);
+/* Moves a DEAD delivery back to PENDING, due at now_us and dead again after expires_us.
+ * attempts keeps counting, so attempt numbers are never reused. HX_ENOTFOUND unless the
+ * delivery exists, is DEAD and its webhook still exists. */
+int store_delivery_retry(struct store *st, int64_t id, int64_t now_us, int64_t expires_us);
+/* OUT: *out the number of deliveries in state. */
+int store_delivery_count(struct store *st, enum store_delivery_state state, int64_t *out);
+
 #endif

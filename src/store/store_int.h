@@ -83,6 +83,23 @@ struct store_ops {
     int (*rule_setting_set)(struct store *st, const struct rule_setting *s);
     int (*rule_setting_list)(struct store *st, store_setting_fn *fn, void *arg);
     int (*rule_settings_version)(struct store *st, int64_t *newest_us, int64_t *count);
+
+    int (*webhook_add)(struct store *st, struct store_webhook *w);
+    int (*webhook_get)(struct store *st, const char *name, struct store_webhook *out);
+    int (*webhook_list)(struct store *st, store_webhook_fn *fn, void *arg);
+    int (*webhook_remove)(struct store *st, const char *name, int64_t now_us, size_t *n_dead);
+    int (*delivery_add)(struct store *st, const struct store_delivery_new *n, size_t *n_added,
+                        int64_t *last_id);
+    int (*delivery_claim)(struct store *st, int64_t now_us, int64_t lease_until_us, size_t limit,
+                          store_delivery_fn *fn, void *arg);
+    int (*delivery_set_result)(struct store *st, int64_t id, uint32_t attempt,
+                               enum store_delivery_state state, int64_t next_attempt_us,
+                               const char *error, int64_t now_us);
+    int (*delivery_get)(struct store *st, int64_t id, store_delivery_fn *fn, void *arg);
+    int (*delivery_list)(struct store *st, int state, size_t limit, store_delivery_fn *fn,
+                         void *arg);
+    int (*delivery_retry)(struct store *st, int64_t id, int64_t now_us, int64_t expires_us);
+    int (*delivery_count)(struct store *st, enum store_delivery_state state, int64_t *out);
 };
 
 /* The backend-independent head of every connection object. */

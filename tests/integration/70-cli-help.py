@@ -13,6 +13,8 @@ COMMANDS = [
     ['obs'], ['obs', 'query'], ['obs', 'add'], ['event'], ['event', 'list'],
     ['config'], ['config', 'check'], ['config', 'print'], ['config', 'reference'],
     ['bench'], ['bench', 'store'],
+    ['webhook'], ['webhook', 'add'], ['webhook', 'list'], ['webhook', 'remove'],
+    ['webhook', 'deliveries'], ['webhook', 'retry'], ['webhook', 'test'],
 ]
 
 
@@ -20,7 +22,7 @@ def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
     for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'alert', 'rules',
-                 'version'):
+                 'webhook', 'version'):
         assert f'\n  {name} ' in p.stdout
 
 

@@ -66,6 +66,23 @@ enum sqlst_stmt_id {
     SQLST_SETTING_DELETE,
     SQLST_SETTING_LIST,
     SQLST_SETTING_VERSION,
+    SQLST_WH_ADD,
+    SQLST_WH_GET,
+    SQLST_WH_LIST,
+    SQLST_WH_DELETE,
+    SQLST_DLV_KILL_WEBHOOK,
+    SQLST_DLV_ADD_MATCHING,
+    SQLST_DLV_ADD_ONE,
+    SQLST_DLV_DUE_ANY,
+    SQLST_DLV_DUE,
+    SQLST_DLV_CLAIM,
+    SQLST_DLV_KILL,
+    SQLST_DLV_RESULT,
+    SQLST_DLV_GET,
+    SQLST_DLV_LIST_ALL,
+    SQLST_DLV_LIST_STATE,
+    SQLST_DLV_RETRY,
+    SQLST_DLV_COUNT,
     SQLST__COUNT
 };
 
@@ -123,6 +140,8 @@ extern const struct sqlst_sql sqlst__sql_command[];
 extern const size_t sqlst__n_sql_command;
 extern const struct sqlst_sql sqlst__sql_event[];
 extern const size_t sqlst__n_sql_event;
+extern const struct sqlst_sql sqlst__sql_webhook[];
+extern const size_t sqlst__n_sql_webhook;
 
 static inline struct sqlst *sqlst__from(struct store *st)
 {
@@ -209,5 +228,22 @@ int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done
 int sqlst__txn_begin(struct store *st);
 int sqlst__txn_commit(struct store *st);
 void sqlst__txn_rollback(struct store *st);
+
+int sqlst__webhook_add(struct store *st, struct store_webhook *w);
+int sqlst__webhook_get(struct store *st, const char *name, struct store_webhook *out);
+int sqlst__webhook_list(struct store *st, store_webhook_fn *fn, void *arg);
+int sqlst__webhook_remove(struct store *st, const char *name, int64_t now_us, size_t *n_dead);
+int sqlst__delivery_add(struct store *st, const struct store_delivery_new *n, size_t *n_added,
+                        int64_t *last_id);
+int sqlst__delivery_claim(struct store *st, int64_t now_us, int64_t lease_until_us, size_t limit,
+                          store_delivery_fn *fn, void *arg);
+int sqlst__delivery_set_result(struct store *st, int64_t id, uint32_t attempt,
+                               enum store_delivery_state state, int64_t next_attempt_us,
+                               const char *error, int64_t now_us);
+int sqlst__delivery_get(struct store *st, int64_t id, store_delivery_fn *fn, void *arg);
+int sqlst__delivery_list(struct store *st, int state, size_t limit, store_delivery_fn *fn,
+                         void *arg);
+int sqlst__delivery_retry(struct store *st, int64_t id, int64_t now_us, int64_t expires_us);
+int sqlst__delivery_count(struct store *st, enum store_delivery_state state, int64_t *out);
 
 #endif

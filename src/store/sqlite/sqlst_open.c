@@ -296,13 +296,14 @@ static int prepare_all(struct sqlst *db, char *err, size_t err_len)
         const struct sqlst_sql *sql;
         const size_t *n;
     } groups[] = {
-        {sqlst__sql_command, &sqlst__n_sql_command}, /* sqlst_command.c */
-        {sqlst__sql_alert, &sqlst__n_sql_alert},     /* sqlst_alert.c */
-        {sqlst__sql_open, &sqlst__n_sql_open},       /* sqlst_open.c */
-        {sqlst__sql_patient, &sqlst__n_sql_patient}, /* sqlst_patient.c */
-        {sqlst__sql_device, &sqlst__n_sql_device},   /* sqlst_device.c */
-        {sqlst__sql_obs, &sqlst__n_sql_obs},         /* sqlst_obs.c */
-        {sqlst__sql_event, &sqlst__n_sql_event},     /* sqlst_event.c */
+        {sqlst__sql_open, &sqlst__n_sql_open},       /* transactions, user_version */
+        {sqlst__sql_patient, &sqlst__n_sql_patient}, /* patients */
+        {sqlst__sql_device, &sqlst__n_sql_device},   /* devices, assignments */
+        {sqlst__sql_command, &sqlst__n_sql_command}, /* commands to devices */
+        {sqlst__sql_webhook, &sqlst__n_sql_webhook}, /* webhooks and their deliveries */
+        {sqlst__sql_alert, &sqlst__n_sql_alert},     /* alerts, actions, rule settings */
+        {sqlst__sql_obs, &sqlst__n_sql_obs},         /* observations */
+        {sqlst__sql_event, &sqlst__n_sql_event},     /* device events */
     };
     for (size_t g = 0; g < HX_ARRAY_LEN(groups); g++) {
         for (size_t i = 0; i < *groups[g].n; i++) {
@@ -493,6 +494,17 @@ const struct store_ops sqlst_ops = {
     .command_poll = sqlst__command_poll,
     .command_set_state = sqlst__command_set_state,
     .command_list = sqlst__command_list,
+    .webhook_add = sqlst__webhook_add,
+    .webhook_get = sqlst__webhook_get,
+    .webhook_list = sqlst__webhook_list,
+    .webhook_remove = sqlst__webhook_remove,
+    .delivery_add = sqlst__delivery_add,
+    .delivery_claim = sqlst__delivery_claim,
+    .delivery_set_result = sqlst__delivery_set_result,
+    .delivery_get = sqlst__delivery_get,
+    .delivery_list = sqlst__delivery_list,
+    .delivery_retry = sqlst__delivery_retry,
+    .delivery_count = sqlst__delivery_count,
     .device_assign = sqlst__device_assign,
     .device_unassign = sqlst__device_unassign,
     .device_patient_at = sqlst__device_patient_at,

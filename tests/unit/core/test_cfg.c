@@ -120,6 +120,11 @@ static int origin_index(const char *section, const char *name)
         "tls.cert",
         "tls.key",
         "tls.client_ca",
+        "webhook.timeout_ms",
+        "webhook.backoff_initial_ms",
+        "webhook.backoff_max_ms",
+        "webhook.expire_s",
+        "webhook.ca_file",
         "log.level",
     };
     char want[64];
@@ -201,8 +206,13 @@ static void test_cfg_defaults(void **state)
     assert_string_equal(c->tls.key, want);
     snprintf(want, sizeof(want), "%s/tls/device-ca.crt", fx->dir);
     assert_string_equal(c->tls.client_ca, want);
+    assert_int_equal(c->webhook.timeout_ms, 5000);
+    assert_int_equal(c->webhook.backoff_initial_ms, 1000);
+    assert_int_equal(c->webhook.backoff_max_ms, 300000);
+    assert_int_equal(c->webhook.expire_s, 86400);
+    assert_string_equal(c->webhook.ca_file, "");
     assert_int_equal(c->log.level, LOG_INFO);
-    for (int i = 0; i < 23; i++)
+    for (int i = 0; i < 28; i++)
         assert_string_equal(c->origin[i], "default");
 }
 
@@ -465,7 +475,7 @@ static void test_cfg_error_unknown_section(void **state)
     rc = load_text(fx, "\n[nonsense]\n");
     expect_error(fx, rc,
                  "t.conf:2: [nonsense]: unknown section; expected one of mqtt, http, hl7, "
-                 "storage, tls, log");
+                 "storage, tls, webhook, log");
     rc = load_text(fx, "[foo]\n"); /* 2 edits from "log", but too short to suggest it */
     expect_error(fx, rc, "t.conf:1: [foo]: unknown section; expected one of mqtt");
     rc = load_text(fx, "[lgo]\n"); /* swapped neighbours count as one edit */
@@ -541,6 +551,36 @@ static void test_cfg_error_bad_integer(void **state)
     assert_int_equal(load_text(fx, "[storage]\nbusy_timeout_ms = 600000\nqueue_max=10000000\n"), 0);
     assert_int_equal(fx->cfg->storage.busy_timeout_ms, 600000);
     assert_int_equal(fx->cfg->storage.queue_max, 10000000);
+}
+
+static void test_cfg_webhook_keys(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(load_text(fx, "[webhook]\ntimeout_ms = 250\nbackoff_initial_ms = 10\n"
+                                   "backoff_max_ms = 10\nexpire_s = 1\nca_file = /etc/ca.pem\n"),
+                     0);
+    assert_int_equal(fx->cfg->webhook.timeout_ms, 250);
+    assert_int_equal(fx->cfg->webhook.backoff_initial_ms, 10);
+    assert_int_equal(fx->cfg->webhook.backoff_max_ms, 10);
+    assert_int_equal(fx->cfg->webhook.expire_s, 1);
+    assert_string_equal(fx->cfg->webhook.ca_file, "/etc/ca.pem");
+    /* An empty ca_file is allowed (system store only); other paths still need a value. */
+    assert_int_equal(load_text(fx, "[webhook]\nca_file =\n"), 0);
+    assert_string_equal(fx->cfg->webhook.ca_file, "");
+    int rc = load_text(fx, "[tls]\ncert =\n");
+    expect_error(fx, rc, "[tls] cert = '': expected a file path");
+    rc = load_text(fx, "[webhook]\ntimeout_ms = 99\n");
+    expect_error(fx, rc, "t.conf:2: [webhook] timeout_ms = '99': out of range");
+    /* The backoff range is checked whole; the error blames the value that was set. */
+    rc = load_text(fx, "[webhook]\nbackoff_max_ms = 500\n");
+    expect_error(fx, rc,
+                 "t.conf:2: [webhook] backoff_max_ms = '500': expected at least "
+                 "backoff_initial_ms (1000)");
+    const char *sets[] = {"webhook.backoff_initial_ms=400000"};
+    rc = load_full(fx, "", NULL, sets, 1);
+    expect_error(fx, rc,
+                 "--set webhook.backoff_initial_ms: [webhook] backoff_initial_ms = '400000': "
+                 "expected at most backoff_max_ms (300000)");
 }
 
 static void test_cfg_error_bad_enum(void **state)
@@ -892,7 +932,7 @@ static void test_cfg_print_masks_secrets(void **state)
         assert_true(from && from < eol);
         lines++;
     }
-    assert_int_equal(lines, 23);
+    assert_int_equal(lines, 28);
     free(out);
 }
 
@@ -929,10 +969,12 @@ static void test_cfg_reference(void **state)
     expect_has(buf, "Secret");
     expect_has(buf, "| `mqtt.listen` | address | `127.0.0.1:1883` |");
     expect_has(buf, "| `log.level` | one of error, warn, info, debug | `info` |");
+    expect_has(buf, "| `webhook.ca_file` | path or empty | (empty) |");
+    expect_has(buf, "| `webhook.timeout_ms` | integer 100..120000 | `5000` |");
     int rows = 0;
     for (char *p = buf; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(rows, 23);
+    assert_int_equal(rows, 28);
     free(buf);
 }
 
@@ -947,7 +989,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
     char *tpl = template_for(NULL);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
-    for (int i = 0; i < 23; i++)
+    for (int i = 0; i < 28; i++)
         assert_string_equal(fx->cfg->origin[i], "default");
     expect_has(tpl, ";path = <data-dir>/medhub.db\n");
     expect_has(tpl, ";listen = 127.0.0.1:1883\n");
@@ -963,7 +1005,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
             keys++;
         }
     }
-    assert_int_equal(keys, 23);
+    assert_int_equal(keys, 28);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
     expect_has(ORIGIN(fx, "storage", "path"), "t.conf:");
@@ -1005,6 +1047,7 @@ int main(void)
         T(test_cfg_error_bad_bool),
         T(test_cfg_error_bad_integer),
         T(test_cfg_error_bad_enum),
+        T(test_cfg_webhook_keys),
         T(test_cfg_error_bad_address),
         T(test_cfg_address_forms),
         T(test_cfg_error_port_conflict),

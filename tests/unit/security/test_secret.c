@@ -1,6 +1,6 @@
 /*
  * Unit tests for src/security/secret.c: secret generation, keyed hashing, constant-time
- * verification and the server key file.
+ * verification, the server key file and plain HMAC-SHA-256 (webhook signatures).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,6 +88,23 @@ static void test_server_key_created_0600_and_reloaded(void **state)
     rmdir(dir);
 }
 
+static void test_hmac_sha256_hex_rfc4231_in_parts(void **state)
+{
+    (void)state;
+    char out[SEC_HASH_HEX];
+    /* RFC 4231 test case 2, the data given in two parts and in one. */
+    struct slice parts[] = {slice_cstr("what do ya "), slice_cstr(""),
+                            slice_cstr("want for nothing?")};
+    assert_int_equal(sec_hmac_sha256_hex("Jefe", 4, parts, 3, out), 0);
+    assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    struct slice whole = slice_cstr("what do ya want for nothing?");
+    assert_int_equal(sec_hmac_sha256_hex("Jefe", 4, &whole, 1, out), 0);
+    assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    /* Empty key and data: HMAC-SHA-256("", ""). */
+    assert_int_equal(sec_hmac_sha256_hex("", 0, NULL, 0, out), 0);
+    assert_string_equal(out, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_secret_hash_matches_rfc4231_case2),
         cmocka_unit_test(test_secret_verify_accepts_only_the_right_secret),
         cmocka_unit_test(test_server_key_created_0600_and_reloaded),
+        cmocka_unit_test(test_hmac_sha256_hex_rfc4231_in_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
