@@ -11,7 +11,7 @@ import time
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import RawMqtt, mq_connect, mq_publish  # noqa: E402
+from conftest import RawMqtt, Receiver, free_port, mq_connect, mq_publish  # noqa: E402
 
 TOPIC = 'medhub/v1/devices/{}/telemetry'
 
@@ -226,3 +226,47 @@ def test_alert_cli_errors(gateway):
     g.mh.run('rules', 'unset', '--patient', 'MRN1', 'protocol')
     j = json.loads(g.mh.run('rules', 'show', '--patient', 'MRN1', '--json').stdout)
     assert j['protocol'] == 'adult_ward'
+
+
+def test_webhook_down_then_up_gets_every_alert_notification_once_per_attempt(gateway):
+    """Alert notifications go out as signed webhooks; a receiver that is down and then
+    recovers receives every one of them (60-webhooks.py covers the delivery mechanics)."""
+    port = free_port()
+    g = gateway
+    hook = json.loads(g.mh.run('webhook', 'add', 'ward', f'http://127.0.0.1:{port}/hook',
+                               '--json').stdout)
+    assert hook['secret']
+    start(g, ESC)
+    g.daemon.stop()
+    g.start('--set', 'webhook.backoff_initial_ms=200', '--set', 'webhook.backoff_max_ms=1000')
+    time.sleep(0.6)
+    d = Device(g, 'mon1')
+    d.send(spo2=86)
+    d.send(spo2=86)  # raised high, then escalations every 2 s while nobody acknowledges
+    time.sleep(4.5)  # the receiver is down for all of these
+    rv = Receiver(port=port).start()
+    try:
+        a = [x for x in alerts(g) if x['rule'] == 'threshold.spo2.low'][0]
+        g.mh.run('alert', 'ack', str(a['id']), '--by', 'nurse.ana')
+        deadline = time.time() + 15
+        want = None
+        while time.time() < deadline:
+            dl = json.loads(g.mh.run('webhook', 'deliveries', '--json', '--limit', '0').stdout)
+            if dl and all(x['state'] == 'delivered' for x in dl):
+                want = dl
+                break
+            time.sleep(0.3)
+        assert want, dl
+        seen = rv.seen()
+        events = {}
+        for _, h, body in seen:
+            events.setdefault(h['x-medhub-delivery'], []).append(json.loads(body)['event'])
+        # Every delivery arrived; no attempt id twice.
+        assert {str(x['id']) for x in want} <= set(events), (want, events)
+        attempts = [h['x-medhub-attempt'] for _, h, _ in seen]
+        assert len(attempts) == len(set(attempts)), attempts
+        kinds = sorted({e for v in events.values() for e in v})
+        assert {'raised', 'escalated', 'acknowledged'} <= set(kinds), kinds
+    finally:
+        rv.stop()
+    d.close()

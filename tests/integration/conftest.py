@@ -1,8 +1,10 @@
 """Shared fixtures for medhub integration tests: the real binary, a fresh data dir per test,
 and a running daemon that is always stopped at the end of the test."""
+import http.server
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -317,3 +319,71 @@ def mq_props(body):
             props[pid] = body[j]
             j += 1
     return props
+
+
+# ---- an HTTP receiver for webhooks ------------------------------------------------------
+
+class Receiver:
+    """An HTTP(S) receiver on 127.0.0.1 that records every request and answers `status`."""
+
+    def __init__(self, port=0, status=200, tls=None):
+        self.port = port
+        self.status = status
+        self.tls = tls
+        self.requests = []  # (path, headers with lower-case names, body bytes)
+        self.lock = threading.Lock()
+        self.server = None
+
+    def start(self):
+        rv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length', '0')))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with rv.lock:
+                    rv.requests.append((self.path, headers, body))
+                    status = rv.status
+                self.send_response(status)
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', self.port), Handler)
+        if self.tls:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def seen(self):
+        with self.lock:
+            return list(self.requests)
+
+    def attempts(self):
+        return [h['x-medhub-attempt'] for _, h, _ in self.seen()]
+
+
+@pytest.fixture
+def receivers():
+    started = []
+    yield started
+    for r in started:
+        r.stop()
+
+
+def free_port():
+    """A port nothing listens on now (the receiver binds it later: 'down, then up')."""
+    s = _socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
