@@ -79,12 +79,12 @@ struct alert {
 
 /* One transition of an alert, as kept in its history. */
 struct alert_transition {
-    int64_t alert_id;               /* whose */
-    int64_t at_us;                  /* when */
-    uint8_t event;                  /* enum alert_event */
-    uint8_t severity;               /* the alert's severity then */
-    char who[ALERT_WHO_MAX];        /* the user (ack, resolve), "auto", or the escalation target */
-    char detail[ALERT_DETAIL_MAX];  /* the title then, or the note */
+    int64_t alert_id;              /* whose */
+    int64_t at_us;                 /* when */
+    uint8_t event;                 /* enum alert_event */
+    uint8_t severity;              /* the alert's severity then */
+    char who[ALERT_WHO_MAX];       /* the user (ack, resolve), "auto", or the escalation target */
+    char detail[ALERT_DETAIL_MAX]; /* the title then, or the note */
 };
 
 /* What a person asked for (`medhub alert ack|resolve`): written by the CLI or the API,
@@ -95,14 +95,14 @@ enum alert_action_kind {
 };
 
 struct alert_action {
-    int64_t id;               /* assigned when stored */
-    int64_t alert_id;         /* which alert */
-    uint8_t action;           /* enum alert_action_kind */
-    char who[ALERT_WHO_MAX];  /* the user */
+    int64_t id;                /* assigned when stored */
+    int64_t alert_id;          /* which alert */
+    uint8_t action;            /* enum alert_action_kind */
+    char who[ALERT_WHO_MAX];   /* the user */
     char note[ALERT_NOTE_MAX]; /* resolve note */
-    int64_t created_us;       /* when asked */
-    int64_t applied_us;       /* when the daemon applied it, 0 = not yet */
-    int result;               /* 0, or the negative error the daemon met */
+    int64_t created_us;        /* when asked */
+    int64_t applied_us;        /* when the daemon applied it, 0 = not yet */
+    int result;                /* 0, or the negative error the daemon met */
 };
 
 /* Names for people and JSON: "raised", "acknowledged", "resolved"; "physiological",
