@@ -127,8 +127,9 @@ static int restore_one(void *arg, const struct alert *al)
     return 0;
 }
 
-int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg, struct registry *reg,
-                 struct ingest *ig, struct webhooks *webhooks, char *err, size_t err_len)
+int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg,
+                 struct store_writer *writer, struct registry *reg, struct ingest *ig,
+                 struct webhooks *webhooks, char *err, size_t err_len)
 {
     *out = NULL;
     struct store *st;
@@ -147,6 +148,7 @@ int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg, st
     }
     struct alerts *a = hx_xcalloc(1, sizeof(*a));
     a->loop = loop;
+    a->writer = writer;
     a->cfg = cfg->storage;
     a->reg = reg;
     a->ig = ig;
@@ -219,8 +221,6 @@ void alerts_free(struct alerts *a)
              (unsigned long long)s.persist_p99_us, (unsigned long long)s.persist_p999_us,
              (unsigned long long)s.persist_max_us);
     rules_engine_free(a->engine);
-    if (a->pst)
-        store_close(a->pst);
     if (a->rst)
         store_close(a->rst);
     free(a->queue);

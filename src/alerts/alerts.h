@@ -25,6 +25,7 @@ struct alerts;
 struct registry;
 struct ingest;
 struct webhooks;
+struct store_writer;
 
 /* Told about every transition (the live stream, tests). a is valid for the call only. */
 typedef void alerts_listener_fn(void *arg, const struct alert *a, enum alert_event ev,
@@ -49,10 +50,12 @@ struct alerts_stats {
 /* Loads settings, open alerts and the devices to watch (blocking: before the loop runs),
  * then hooks into ig and reg. webhooks may be NULL. OUT: *out returns owned (alerts_free
  * after the loop). Errors: store errors with detail in err. */
-int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg, struct registry *reg,
-                 struct ingest *ig, struct webhooks *webhooks, char *err, size_t err_len);
-/* Stops the timers and polls, unhooks, and writes what is still queued (asynchronously: run
- * the loop to completion before alerts_free). Idempotent. */
+int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg,
+                 struct store_writer *writer, struct registry *reg, struct ingest *ig,
+                 struct webhooks *webhooks, char *err, size_t err_len);
+/* Stops the timers and polls, unhooks, and hands what is still queued to the writer (call
+ * it before store_writer_stop, which then writes it; run the loop to completion before
+ * alerts_free). Idempotent. */
 void alerts_stop(struct alerts *a);
 void alerts_free(struct alerts *a);
 

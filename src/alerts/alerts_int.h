@@ -54,7 +54,7 @@ struct alerts {
     alerts_listener_fn *listener;
     void *listener_arg;
     /* Persistence (alerts_persist.c). */
-    struct store *pst;             /* the persist worker's connection */
+    struct store_writer *writer;   /* borrowed: runs the persist jobs */
     struct alerts__pending *queue; /* waiting for the next job */
     size_t n_queue, cap_queue;
     bool pbusy; /* a persist job is in flight */

@@ -1,22 +1,23 @@
 /*
- * Alert persistence: every transition is queued on the loop and written by a libuv worker
- * with its own store connection (opened with STORE_OPEN_WRITER: synchronous per
- * storage.sync), everything queued in one transaction, one job at a time. A failed write is
- * put back at the head of the queue and retried with the next transition or poll round, so
- * nothing is dropped; the store's alert row is always the latest state (INSERT OR REPLACE).
+ * Alert persistence: every transition is queued on the loop and written as a side job of
+ * the store writer thread (store_writer_submit_job: the writer's own connection, between two
+ * observation commits, so alert writes never wait for SQLite's write lock behind the writer),
+ * everything queued in one transaction, one job at a time. A failed write is put back at the
+ * head of the queue and retried with the next transition or poll round, so nothing is
+ * dropped; the store's alert row is always the latest state (INSERT OR REPLACE).
  * Thread safety: the queue belongs to the loop; a job owns the batch it took.
- * Thread: loop, except persist_work (a libuv worker).
+ * Thread: loop, except persist_work (the store writer thread).
  */
 #include "alerts/alerts_int.h"
 #include "core/err.h"
 #include "core/hxtime.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "store/writer.h"
 
 #include <string.h>
 
 struct persist_job {
-    uv_work_t req;
     struct alerts *a;
     struct alerts__pending *items; /* taken from the queue */
     size_t n;
@@ -46,18 +47,9 @@ void alerts__persist(struct alerts *a, const struct alert *al, enum alert_event 
     alerts__persist_kick(a);
 }
 
-static void persist_work(uv_work_t *req)
+static int persist_work(struct store *st, void *arg)
 {
-    struct persist_job *j = req->data;
-    struct alerts *a = j->a;
-    if (!a->pst) {
-        char err[256];
-        j->rc = store_open(&a->pst, &a->cfg, STORE_OPEN_WRITER, err, sizeof(err));
-        if (j->rc < 0) {
-            a->pst = NULL;
-            return;
-        }
-    }
+    struct persist_job *j = arg;
     /* Rows and transitions are separate arrays in the store call. */
     struct alert *rows = hx_xmalloc(j->n * sizeof(*rows));
     struct alert_transition *tr = hx_xmalloc(j->n * sizeof(*tr));
@@ -65,18 +57,18 @@ static void persist_work(uv_work_t *req)
         rows[i] = j->items[i].a;
         tr[i] = j->items[i].t;
     }
-    j->rc = store_alert_save_batch(a->pst, rows, tr, j->n);
+    int rc = store_alert_save_batch(st, rows, tr, j->n);
     free(rows);
     free(tr);
+    return rc;
 }
 
-static void persist_after(uv_work_t *req, int status)
+static void persist_after(void *arg, int status)
 {
-    struct persist_job *j = req->data;
+    struct persist_job *j = arg;
     struct alerts *a = j->a;
     a->pbusy = false;
-    if (status < 0 && !j->rc)
-        j->rc = status;
+    j->rc = status;
     if (j->rc < 0) {
         a->persist_failed += j->n;
         log_warn(NULL, "alerts", "storing alert transitions failed; will retry",
@@ -111,13 +103,12 @@ void alerts__persist_kick(struct alerts *a)
     if (a->pbusy || a->n_queue == 0)
         return;
     struct persist_job *j = hx_xcalloc(1, sizeof(*j));
-    j->req.data = j;
     j->a = a;
     j->items = a->queue;
     j->n = a->n_queue;
     a->queue = NULL;
     a->n_queue = a->cap_queue = 0;
-    if (uv_queue_work(a->loop, &j->req, persist_work, persist_after) < 0) {
+    if (store_writer_submit_job(a->writer, persist_work, persist_after, j) < 0) {
         a->queue = j->items;
         a->n_queue = a->cap_queue = j->n;
         free(j);

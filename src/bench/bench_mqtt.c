@@ -112,6 +112,9 @@ struct lg_opts {
     bool progress;        /* --progress: one line per second on stderr */
 };
 
+/* Each device desaturates (SpO2 90 %, two readings) once every this many messages. */
+#define LG_DESAT_EVERY 200
+
 /* Layout of the template, shared by all connections (lengths are fixed-width). */
 struct lg_layout {
     size_t pkt_len;     /* bytes of one PUBLISH */
@@ -637,15 +640,20 @@ static void add_message(struct lg *lg, struct lg_conn *c, uint64_t now_ns)
     memcpy(p, c->tpl, l->pkt_len);
     uint64_t n = c->counter++;
     uint64_t t_ms = (uint64_t)lg->base_ms + n;
+    /* SpO2 94-99 %, except two readings of 90 % every LG_DESAT_EVERY messages: an episode
+     * the rules raise and then resolve, so that alert latency is measured on a plausible
+     * ward, not an alert storm. */
+    uint64_t phase = n + (uint64_t)(c - lg->conns) * 7919; /* devices out of step */
+    unsigned spo2 = phase % LG_DESAT_EVERY < 2 ? 0 : 4 + (unsigned)(n % 6);
     if (lg->o.cbor) {
         put_double_be(p + l->off_time, (double)t_ms / 1e3);
         p[l->off_hr] = (uint8_t)(60 + n % 40);
-        put_double_be(p + l->off_spo2, 0.9 + (double)(n % 10) / 100.0);
+        put_double_be(p + l->off_spo2, 0.9 + (double)spo2 / 100.0);
     } else {
         put_digits(p + l->off_time, t_ms / 1000, 10);
         put_digits(p + l->off_time + 11, t_ms % 1000, 3);
         put_digits(p + l->off_hr, 60 + n % 40, 2);
-        put_digits(p + l->off_spo2, n % 10, 1);
+        put_digits(p + l->off_spo2, spo2, 1);
     }
     if (lg->o.qos) {
         uint16_t pid = c->next_pid;

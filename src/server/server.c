@@ -151,8 +151,8 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         rc = webhooks_start(&srv.webhooks, &srv.loop, cfg, err, sizeof(err));
     }
     if (rc == 0)
-        rc = alerts_start(&srv.alerts, &srv.loop, cfg, srv.reg, srv.ingest, srv.webhooks, err,
-                          sizeof(err));
+        rc = alerts_start(&srv.alerts, &srv.loop, cfg, srv.writer, srv.reg, srv.ingest,
+                          srv.webhooks, err, sizeof(err));
     if (rc == 0)
         rc = mqtt_server_start(&srv.mqtt, &srv.loop, cfg, srv.reg, srv.ingest, key, err,
                                sizeof(err));

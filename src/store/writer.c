@@ -53,6 +53,15 @@ struct wresult {
     int status;        /* 0 committed, or the error that rolled it back */
 };
 
+/* A side job (store_writer_submit_job): queued by the loop, run and then handed back. */
+struct wjob {
+    struct wjob *next;
+    store_job_fn *fn;
+    store_job_done_fn *done;
+    void *arg;
+    int status;
+};
+
 /* A request waiting for its callback (loop side). */
 struct wreq {
     uint64_t last_seq; /* sequence number of its last observation */
@@ -71,11 +80,15 @@ struct store_writer {
     uint32_t queue_max;              /* observations accepted and not yet called back, at most */
 
     /* Shared, under mu. */
-    uv_mutex_t mu;        /* guards the fields down to the next comment */
-    uv_cond_t cv;         /* signalled when pend gains work or stopping is set */
-    struct obs_buf pend;  /* filled by enqueue, swapped out by the writer */
-    bool writer_idle;     /* the writer waits on cv */
-    bool stopping;        /* set by stop: the writer exits once pend is empty */
+    uv_mutex_t mu;       /* guards the fields down to the next comment */
+    uv_cond_t cv;        /* signalled when pend gains work or stopping is set */
+    struct obs_buf pend; /* filled by enqueue, swapped out by the writer */
+    bool writer_idle;    /* the writer waits on cv */
+    bool stopping;       /* set by stop: the writer exits once pend is empty */
+    struct wjob *jobs;   /* side jobs to run, FIFO (head) */
+    struct wjob *jobs_tail;
+    struct wjob *jobs_done; /* side jobs run, FIFO, for the loop */
+    struct wjob *jobs_done_tail;
     struct wresult *res;  /* published results, queue_max entries */
     uint32_t n_res;       /* results used */
     uint64_t committed;   /* stats, see struct store_writer_stats */
@@ -196,19 +209,47 @@ static void write_work(struct store_writer *w)
     b->n_req = 0;
 }
 
+/* Writer thread, mu held: runs the queued side jobs (mu released meanwhile). */
+static void run_jobs(struct store_writer *w)
+{
+    while (w->jobs) {
+        struct wjob *list = w->jobs;
+        w->jobs = w->jobs_tail = NULL;
+        uv_mutex_unlock(&w->mu);
+        for (struct wjob *j = list; j; j = j->next)
+            j->status = j->fn(w->st, j->arg);
+        uv_mutex_lock(&w->mu);
+        struct wjob *last = list;
+        while (last->next)
+            last = last->next;
+        if (w->jobs_done_tail)
+            w->jobs_done_tail->next = list;
+        else
+            w->jobs_done = list;
+        w->jobs_done_tail = last;
+        uv_mutex_unlock(&w->mu);
+        uv_async_send(&w->async);
+        uv_mutex_lock(&w->mu);
+    }
+}
+
 static void writer_main(void *arg)
 {
     struct store_writer *w = arg;
     pthread_setname_np(pthread_self(), "store-writer"); /* for top -H, perf, gdb */
     uv_mutex_lock(&w->mu);
     for (;;) {
-        while (w->pend.n_obs == 0 && !w->stopping) {
+        while (w->pend.n_obs == 0 && !w->jobs && !w->stopping) {
             w->writer_idle = true;
             uv_cond_wait(&w->cv, &w->mu);
             w->writer_idle = false;
         }
-        if (w->pend.n_obs == 0)
-            break; /* stopping and everything written */
+        run_jobs(w);
+        if (w->pend.n_obs == 0) {
+            if (w->stopping)
+                break; /* stopping and everything written */
+            continue;
+        }
         /* Group commit: take everything that accumulated, including while the previous
          * transaction was being fsynced. */
         struct obs_buf t = w->pend;
@@ -232,7 +273,19 @@ static void drain(struct store_writer *w)
     uv_mutex_unlock(&w->mu);
     w->res_loop = res;
 
+    uv_mutex_lock(&w->mu);
+    struct wjob *jobs = w->jobs_done;
+    w->jobs_done = w->jobs_done_tail = NULL;
+    uv_mutex_unlock(&w->mu);
+
     w->in_drain = true;
+    while (jobs) {
+        struct wjob *next = jobs->next;
+        if (jobs->done)
+            jobs->done(jobs->arg, jobs->status);
+        free(jobs);
+        jobs = next;
+    }
     for (uint32_t i = 0; i < n_res; i++) {
         while (w->n_ring && w->ring[w->ring_head].last_seq <= res[i].upto_seq) {
             struct wreq r = w->ring[w->ring_head];
@@ -398,6 +451,26 @@ out_free:
     free(w);
     store_close(st);
     return rc;
+}
+
+int store_writer_submit_job(struct store_writer *w, store_job_fn *fn, store_job_done_fn *done,
+                            void *arg)
+{
+    if (w->stopped)
+        return HX_ESHUTDOWN;
+    struct wjob *j = hx_xcalloc(1, sizeof(*j));
+    j->fn = fn;
+    j->done = done;
+    j->arg = arg;
+    uv_mutex_lock(&w->mu);
+    if (w->jobs_tail)
+        w->jobs_tail->next = j;
+    else
+        w->jobs = j;
+    w->jobs_tail = j;
+    uv_mutex_unlock(&w->mu);
+    uv_cond_signal(&w->cv);
+    return 0;
 }
 
 void store_writer_stop(struct store_writer *w)

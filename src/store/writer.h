@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct store;
 struct store_writer;
 
 /* Completion of one request, on the loop thread. status 0: durable; negative: failed (nothing
@@ -58,6 +59,19 @@ int store_writer_start(struct store_writer **out, uv_loop_t *loop, const struct 
  * If it returns an error, cb is never called. */
 int store_writer_enqueue(struct store_writer *w, const struct obs *obs, size_t n, store_done_fn *cb,
                          void *arg, uint64_t *last_seq);
+
+/*
+ * A side job for the writer thread: fn runs there with the writer's own connection (so other
+ * parts of the daemon that write, such as alert transitions, never queue for SQLite's write
+ * lock behind it), between two observation transactions; fn opens its own transaction if
+ * it needs one. done then runs on the loop with fn's result. Jobs run in submission order.
+ * Returns 0 or HX_ESHUTDOWN after stop began (then nothing runs). A job submitted before
+ * stop always runs, and its done is called before store_writer_stop returns.
+ */
+typedef int store_job_fn(struct store *st, void *arg);
+typedef void store_job_done_fn(void *arg, int status);
+int store_writer_submit_job(struct store_writer *w, store_job_fn *fn, store_job_done_fn *done,
+                            void *arg);
 
 /* Copies the counters. Also valid right after store_writer_stop returns (final totals), until
  * the loop runs the async handle's close callback. */
