@@ -18,4 +18,7 @@ echo
 echo "bench: MQTT gateway vs mosquitto (bench/mqtt.sh), ${secs}s per run"
 bench/mqtt.sh "$bin"
 echo
+echo "bench: rules engine cost and end-to-end alert latency (bench/rules.sh), ${secs}s per run"
+bench/rules.sh "$bin"
+echo
 echo "results: bench/results/"
