@@ -236,3 +236,21 @@ const char *cli_name_of(struct cli_names *c, int64_t id)
         snprintf(c->names[slot], sizeof(c->names[slot]), "#%lld", (long long)id);
     return c->names[slot];
 }
+
+int cli_finish_listing(int rc, json_t *arr, struct table *t, const char *action,
+                       const char *empty_text)
+{
+    if (rc < 0) {
+        json_decref(arr);
+        table_release(t);
+        return cli_store_fail(action, rc);
+    }
+    if (arr)
+        cli_print_json(arr);
+    else if (t->n_rows == 0 && empty_text)
+        printf("%s\n", empty_text);
+    else
+        table_print(t, stdout);
+    table_release(t);
+    return CLI_EXIT_OK;
+}

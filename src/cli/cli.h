@@ -99,6 +99,12 @@ struct cli_names {
  * 0. Valid until the cache's next call. */
 const char *cli_name_of(struct cli_names *c, int64_t id);
 
+/* Ends a listing: on rc < 0 reports the store error for action (and frees arr); else prints
+ * arr (--json; takes it) or the table (or empty_text when it has no rows and empty_text is
+ * not NULL). Releases the table. Returns the exit code. */
+int cli_finish_listing(int rc, json_t *arr, struct table *t, const char *action,
+                       const char *empty_text);
+
 /* Prints j (takes the reference) as indented JSON plus a newline to stdout. */
 void cli_print_json(json_t *j);
 

@@ -200,19 +200,7 @@ static int alert_list(int argc, char **argv)
     l.devs = (struct cli_names){.st = ctx.st};
     rc = store_alert_list(ctx.st, &f, list_one, &l);
     cli_close(&ctx);
-    if (rc < 0) {
-        json_decref(l.arr);
-        table_release(&t);
-        return cli_store_fail("listing alerts", rc);
-    }
-    if (l.arr)
-        cli_print_json(l.arr);
-    else if (t.n_rows == 0)
-        printf("no alerts\n");
-    else
-        table_print(&t, stdout);
-    table_release(&t);
-    return CLI_EXIT_OK;
+    return cli_finish_listing(rc, l.arr, &t, "listing alerts", "no alerts");
 }
 
 static int parse_id(const char *cmd, int argc, char **argv, int64_t *id)

@@ -322,15 +322,5 @@ int device_commands_cmd(int argc, char **argv)
     struct list_ctx l = {.uid = d.uid, .arr = o.json ? json_array() : NULL, .table = &t};
     rc = store_command_list(ctx.st, d.id, (size_t)limit, list_one, &l);
     cli_close(&ctx);
-    if (rc < 0) {
-        json_decref(l.arr);
-        table_release(&t);
-        return cli_store_fail("listing commands", rc);
-    }
-    if (l.arr)
-        cli_print_json(l.arr);
-    else
-        table_print(&t, stdout);
-    table_release(&t);
-    return CLI_EXIT_OK;
+    return cli_finish_listing(rc, l.arr, &t, "listing commands", "no commands");
 }

@@ -358,19 +358,8 @@ static int rules_show(int argc, char **argv)
     struct show_ctx sc = {.arr = o.json ? json_array() : NULL, .t = &t};
     rc = store_rule_setting_list(ctx.st, show_one, &sc);
     cli_close(&ctx);
-    if (rc < 0) {
-        json_decref(sc.arr);
-        table_release(&t);
-        return cli_store_fail("reading the settings", rc);
-    }
-    if (sc.arr)
-        cli_print_json(sc.arr);
-    else if (t.n_rows == 0)
-        printf("no settings: every patient follows adult_ward\n");
-    else
-        table_print(&t, stdout);
-    table_release(&t);
-    return CLI_EXIT_OK;
+    return cli_finish_listing(rc, sc.arr, &t, "reading the settings",
+                              "no settings: every patient follows adult_ward");
 }
 
 static int rules_protocols(int argc, char **argv)

@@ -294,17 +294,7 @@ static int webhook_list(int argc, char **argv)
     struct list_ctx l = {.arr = a.o.json ? json_array() : NULL, .table = &t};
     rc = store_webhook_list(ctx.st, list_webhook, &l);
     cli_close(&ctx);
-    if (rc < 0) {
-        json_decref(l.arr);
-        table_release(&t);
-        return cli_store_fail("listing webhooks", rc);
-    }
-    if (l.arr)
-        cli_print_json(l.arr);
-    else
-        table_print(&t, stdout);
-    table_release(&t);
-    return CLI_EXIT_OK;
+    return cli_finish_listing(rc, l.arr, &t, "listing webhooks", NULL);
 }
 
 /* ---- remove ------------------------------------------------------------------------------- */
@@ -385,17 +375,7 @@ static int webhook_deliveries(int argc, char **argv)
     struct list_ctx l = {.arr = a.o.json ? json_array() : NULL, .table = &t};
     rc = store_delivery_list(ctx.st, state, (size_t)a.limit, list_delivery, &l);
     cli_close(&ctx);
-    if (rc < 0) {
-        json_decref(l.arr);
-        table_release(&t);
-        return cli_store_fail("listing deliveries", rc);
-    }
-    if (l.arr)
-        cli_print_json(l.arr);
-    else
-        table_print(&t, stdout);
-    table_release(&t);
-    return CLI_EXIT_OK;
+    return cli_finish_listing(rc, l.arr, &t, "listing deliveries", NULL);
 }
 
 /* ---- retry and test ----------------------------------------------------------------------- */

@@ -176,6 +176,25 @@ void rules_engine_set_nodata_grace(struct rules_engine *e, uint32_t grace_ms)
     e->nodata_grace_us = grace_ms * 1000;
 }
 
+/* A physiological alert change of patient p caused by reading o. */
+static struct rules__change phys_change(struct rules__patient *p, const struct obs *o,
+                                        const char *rule, int sev, int64_t now)
+{
+    return (struct rules__change){
+        .cls = ALERT_CLASS_PHYSIOLOGICAL,
+        .owner = p->id,
+        .patient = p,
+        .patient_id = p->id,
+        .device_id = o->device_id,
+        .rule = rule,
+        .severity = sev,
+        .code = o->code,
+        .value = o->value,
+        .at = now,
+        .rx = o->received_us,
+    };
+}
+
 /* ---- thresholds and forecasts ------------------------------------------------------------- */
 
 /* Does a reading of code feed rule t? Pulse-oximeter and ECG rates feed heart-rate rules. */
@@ -271,22 +290,11 @@ static void threshold(struct rules_engine *e, struct rules__patient *p, size_t i
     format_value(val, sizeof(val), t->code, t->limit[tier]);
     snprintf(detail, sizeof(detail), "%s %s (%s tier)", low ? "below" : "above", val,
              alert_severity_name(t->severity[tier]));
-    struct rules__change ch = {
-        .cls = ALERT_CLASS_PHYSIOLOGICAL,
-        .owner = p->id,
-        .patient = p,
-        .patient_id = p->id,
-        .device_id = o->device_id,
-        .rule = key,
-        .severity = t->severity[tier],
-        .code = t->code,
-        .value = v,
-        .worse_is_lower = low,
-        .at = now,
-        .rx = o->received_us,
-        .title = title,
-        .detail = detail,
-    };
+    struct rules__change ch = phys_change(p, o, key, t->severity[tier], now);
+    ch.code = t->code;
+    ch.worse_is_lower = low;
+    ch.title = title;
+    ch.detail = detail;
     rules__raise(e, &ch);
     /* The real thing supersedes its prediction. */
     rule_key(key, sizeof(key), "forecast", t);
@@ -329,22 +337,11 @@ static void forecast(struct rules_engine *e, struct rules__patient *p, size_t id
     int64_t mins = (eta - o->effective_us) / 60000000;
     snprintf(title, sizeof(title), "%s predicted %s %s in about %lld min", oc ? oc->display : "?",
              t->dir == RULES_LOW ? "below" : "above", val, (long long)(mins > 0 ? mins : 0));
-    struct rules__change ch = {
-        .cls = ALERT_CLASS_PHYSIOLOGICAL,
-        .owner = p->id,
-        .patient = p,
-        .patient_id = p->id,
-        .device_id = o->device_id,
-        .rule = key,
-        .severity = ALERT_SEV_LOW,
-        .code = t->code,
-        .value = o->value,
-        .worse_is_lower = t->dir == RULES_LOW,
-        .at = now,
-        .rx = o->received_us,
-        .title = title,
-        .detail = "Holt linear trend projection (docs/rules.md)",
-    };
+    struct rules__change ch = phys_change(p, o, key, ALERT_SEV_LOW, now);
+    ch.code = t->code;
+    ch.worse_is_lower = t->dir == RULES_LOW;
+    ch.title = title;
+    ch.detail = "Holt linear trend projection (docs/rules.md)";
     rules__raise(e, &ch);
 }
 
@@ -357,21 +354,9 @@ static void trend_alert(struct rules_engine *e, struct rules__patient *p, const 
         clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, rule, now);
         return;
     }
-    struct rules__change ch = {
-        .cls = ALERT_CLASS_PHYSIOLOGICAL,
-        .owner = p->id,
-        .patient = p,
-        .patient_id = p->id,
-        .device_id = o->device_id,
-        .rule = rule,
-        .severity = sev,
-        .code = o->code,
-        .value = o->value,
-        .worse_is_lower = o->code != OBS_CODE_WEIGHT,
-        .at = now,
-        .rx = o->received_us,
-        .title = title,
-    };
+    struct rules__change ch = phys_change(p, o, rule, sev, now);
+    ch.worse_is_lower = o->code != OBS_CODE_WEIGHT;
+    ch.title = title;
     rules__raise(e, &ch);
 }
 
