@@ -118,6 +118,11 @@ static void on_ready(void *arg, struct server *srv)
     printf("\nThen look at it:\n");
     printf("  %s patient show MRN0001 --data-dir %s\n", d->exe, d->data_dir);
     printf("  %s obs query --patient MRN0001 --data-dir %s\n", d->exe, d->data_dir);
+    printf("\nAlerts (the clinical rules run on every reading; a monitor silent for a minute\n"
+           "raises \"no data\"):\n");
+    printf("  %s alert list --data-dir %s\n", d->exe, d->data_dir);
+    printf("  %s news2 --rr 22 --spo2 94 --o2 air --sbp 108 --pulse 95 --acvpu A --temp 37.2\n",
+           d->exe);
     printf("\nPress Ctrl-C to stop.\n\n");
     fflush(stdout);
 }
