@@ -178,7 +178,7 @@ static json_t *webhook_json(const struct store_webhook *w)
     char created[40];
     rfc3339(w->created_us, created, sizeof(created));
     return json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", w->name, "url", w->url, "min_severity",
-                     webhook_severity_name(w->min_severity), "enabled", w->enabled, "created",
+                     alert_severity_name(w->min_severity), "enabled", w->enabled, "created",
                      created);
 }
 
@@ -214,8 +214,8 @@ static int webhook_add(int argc, char **argv)
     char why[256];
     if (webhook_url_parse(a.pos[1], &url, why, sizeof(why)) < 0)
         return cli_usage_error("webhook add", "URL refused: %s", why);
-    int sev = WEBHOOK_SEV_INFO;
-    if (a.min_severity && webhook_severity_parse(a.min_severity, &sev) < 0)
+    int sev = ALERT_SEV_INFO;
+    if (a.min_severity && !(sev = alert_severity_parse(a.min_severity)))
         return cli_usage_error("webhook add",
                                "--min-severity '%s': expected info, low, medium, high or critical",
                                a.min_severity);
@@ -249,7 +249,7 @@ static int webhook_add(int argc, char **argv)
         cli_print_json(j);
     } else {
         printf("added webhook %s: POST %s for notifications of severity %s and above\n", w.name,
-               w.url, webhook_severity_name(sev));
+               w.url, alert_severity_name(sev));
         printf("secret: %s\n", secret);
         printf("This secret is shown once. The receiver verifies X-Medhub-Signature with it\n"
                "(docs/webhooks.md); medhub keeps it in its database to sign deliveries.\n");
@@ -274,7 +274,7 @@ static int list_webhook(void *arg, const struct store_webhook *w)
     }
     char created[40];
     cli_format_time(w->created_us, created, sizeof(created));
-    const char *cells[] = {w->name, w->url, webhook_severity_name(w->min_severity),
+    const char *cells[] = {w->name, w->url, alert_severity_name(w->min_severity),
                            w->enabled ? "yes" : "no", created};
     table_add(l->table, cells);
     return 0;
@@ -487,7 +487,7 @@ static int webhook_test(int argc, char **argv)
     struct store_delivery_new n = {
         .webhook_id = w.id,
         .event = "webhook.test",
-        .severity = WEBHOOK_SEV_INFO,
+        .severity = ALERT_SEV_INFO,
         .payload = body,
         .payload_len = body ? strlen(body) : 0,
         .now_us = now,

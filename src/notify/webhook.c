@@ -588,7 +588,7 @@ void webhooks_notify(struct webhooks *w, const char *event, int64_t alert_id, in
     const char *why = NULL;
     if (!webhook_event_is_valid(event))
         why = "bad event name";
-    else if (severity < WEBHOOK_SEV_INFO || severity > WEBHOOK_SEV_CRITICAL)
+    else if (severity < ALERT_SEV_INFO || severity > ALERT_SEV_CRITICAL)
         why = "severity outside 1..5";
     else if (len == 0 || len > STORE_DELIVERY_PAYLOAD_MAX)
         why = "body empty or larger than the payload limit";

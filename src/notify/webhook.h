@@ -22,6 +22,7 @@
 #define MEDHUB_NOTIFY_WEBHOOK_H
 
 #include "core/cfg.h"
+#include "domain/alert.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,19 +89,8 @@ void webhooks_get_stats(const struct webhooks *w, struct webhooks_stats *out);
 
 /* ---- Pure helpers (thread: any) --------------------------------------------------------- */
 
-/* Severities, as stored in webhooks.min_severity and alerts.severity. */
-enum webhook_severity {
-    WEBHOOK_SEV_INFO = 1,
-    WEBHOOK_SEV_LOW = 2,
-    WEBHOOK_SEV_MEDIUM = 3,
-    WEBHOOK_SEV_HIGH = 4,
-    WEBHOOK_SEV_CRITICAL = 5,
-};
-
-/* "info", "low", "medium", "high", "critical" -> 1..5. Returns 0 or HX_EINVAL. */
-int webhook_severity_parse(const char *s, int *out);
-/* 1..5 -> its name; "unknown" otherwise (static string). */
-const char *webhook_severity_name(int severity);
+/* Severities (webhooks.min_severity, the severity of a notification) are enum
+ * alert_severity, named with alert_severity_name/alert_severity_parse (domain/alert.h). */
 
 /* A webhook name: 1..63 of A-Z a-z 0-9 . _ - */
 bool webhook_name_is_valid(const char *name);

@@ -7,24 +7,6 @@
 
 #include <string.h>
 
-static const char *const severity_names[] = {"info", "low", "medium", "high", "critical"};
-
-int webhook_severity_parse(const char *s, int *out)
-{
-    for (int i = 0; i < 5; i++) {
-        if (strcmp(s, severity_names[i]) == 0) {
-            *out = i + 1;
-            return 0;
-        }
-    }
-    return HX_EINVAL;
-}
-
-const char *webhook_severity_name(int severity)
-{
-    return severity >= 1 && severity <= 5 ? severity_names[severity - 1] : "unknown";
-}
-
 static bool all_in(const char *s, const char *set, size_t max)
 {
     size_t n = strnlen(s, max + 1);
