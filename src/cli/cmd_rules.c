@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/hxtime.h"
 #include "domain/codes.h"
+#include "rules/news2.h"
 #include "rules/protocol.h"
 
 #include <getopt.h>
@@ -291,21 +292,22 @@ static json_t *config_json(const struct rules_patient_config *c)
                           "hysteresis", t->hysteresis, "persist_s", (int)t->persist_s,
                           "persist_readings", (int)t->persist_n));
     }
-    static const char *const bands[] = {"none", "low", "low-medium", "medium", "high"};
     return json_pack(
         "{s:s, s:i, s:b, s:s, s:i, s:o, s:f, s:f, s:f, s:i}", "protocol",
         rules_protocol_name(c->protocol), "spo2_scale", c->spo2_scale, "news2", c->news2_enabled,
-        "news2_min_band", c->news2_min_band < 5 ? bands[c->news2_min_band] : "?", "news2_fresh_s",
-        (int)c->news2_fresh_s, "thresholds", th, "weight_gain_3d_kg", c->weight_gain_3d_kg,
-        "weight_gain_1d_kg", c->weight_gain_1d_kg, "glucose_fall_per_min", c->glucose_fall_per_min,
-        "forecast_horizon_s", (int)c->forecast_horizon_s);
+        "news2_min_band", rules_news2_band_name((enum rules_news2_band)c->news2_min_band),
+        "news2_fresh_s", (int)c->news2_fresh_s, "thresholds", th, "weight_gain_3d_kg",
+        c->weight_gain_3d_kg, "weight_gain_1d_kg", c->weight_gain_1d_kg, "glucose_fall_per_min",
+        c->glucose_fall_per_min, "forecast_horizon_s", (int)c->forecast_horizon_s);
 }
 
 static void print_config(const struct rules_patient_config *c)
 {
     printf("protocol        %s\n", rules_protocol_name(c->protocol));
-    printf("NEWS2           %s, SpO2 scale %u, alerts from band %d, fresh within %u s\n",
-           c->news2_enabled ? "on" : "off", c->spo2_scale, c->news2_min_band, c->news2_fresh_s);
+    printf("NEWS2           %s, SpO2 scale %u, alerts from the %s band, components fresh within "
+           "%u s\n",
+           c->news2_enabled ? "on" : "off", c->spo2_scale,
+           rules_news2_band_name((enum rules_news2_band)c->news2_min_band), c->news2_fresh_s);
     for (size_t i = 0; i < c->n_thresholds; i++) {
         const struct rules_threshold *t = &c->thresholds[i];
         if (!t->n_tiers)
