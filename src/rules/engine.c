@@ -24,6 +24,9 @@ static const struct rules_holt_params holt_params = {.alpha = 0.5,
 /* A predicted alert is for a crossing at least this far ahead: nearer ones are the threshold
  * rule's business (and a trend estimate from a few seconds of data is noise). */
 #define FORECAST_MIN_LEAD_US (5 * 60 * INT64_C(1000000))
+/* A prediction is raised only when this many readings in a row make it: a noisy but flat
+ * series (96, 97, 96, ...) tips the trend one way and back at every reading. */
+#define FORECAST_CONFIRM 3
 /* Glucose fall rate over the last 15 minutes, from at least 3 readings. */
 #define GLUCOSE_WINDOW_US (15 * 60 * INT64_C(1000000))
 #define DAY_US            (86400 * INT64_C(1000000))
@@ -326,10 +329,17 @@ static void forecast(struct rules_engine *e, struct rules__patient *p, size_t id
     if (rules_holt_time_to_cross(h, t->limit[0], dir, open ? 2 * horizon : horizon,
                                  FORECAST_MIN_POINTS, &crosses, &eta) < 0 ||
         !crosses) {
+        p->predicted[idx] = 0;
         clear_p(e, p, ALERT_CLASS_PHYSIOLOGICAL, key, now);
         return;
     }
-    if (!open && eta - o->effective_us < FORECAST_MIN_LEAD_US)
+    if (!open && eta - o->effective_us < FORECAST_MIN_LEAD_US) {
+        p->predicted[idx] = 0;
+        return;
+    }
+    if (p->predicted[idx] < FORECAST_CONFIRM)
+        p->predicted[idx]++;
+    if (!open && p->predicted[idx] < FORECAST_CONFIRM)
         return;
     const struct obs_code *oc = obs_code_get(t->code);
     char val[48], title[ALERT_TITLE_MAX];
@@ -583,6 +593,7 @@ static void observe_one(struct rules_engine *e, const struct obs *o, int64_t now
     struct rules__patient *p = rules__patient(e, o->patient_id);
     if (p->cfg_gen != e->cfg_gen) { /* the rules changed: persistence starts again */
         memset(p->pend, 0, sizeof(p->pend));
+        memset(p->predicted, 0, sizeof(p->predicted));
         for (int i = 0; i < RULES_THRESHOLDS_MAX; i++)
             rules_holt_init(&p->holt[i]);
         p->cfg_gen = e->cfg_gen;

@@ -69,6 +69,7 @@ struct rules__patient {
     struct rules_series weight;                       /* daily weights, for the HF trend */
     struct rules_series glucose;                  /* glucose (meter or CGM), for the fall rate */
     struct rules_holt holt[RULES_THRESHOLDS_MAX]; /* per threshold code, for forecasts */
+    uint8_t predicted[RULES_THRESHOLDS_MAX];      /* consecutive readings predicting a crossing */
     struct rules__timer sched[RULES__SCHEDULES];  /* missed-measurement deadlines */
 };
 

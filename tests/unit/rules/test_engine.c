@@ -342,6 +342,39 @@ static void test_glucose_falling_fast(void **state)
     rules_engine_free(e);
 }
 
+static void test_forecast_predicts_a_slow_decline_then_yields_to_the_threshold(void **state)
+{
+    (void)state;
+    struct seen s;
+    struct rules_engine *e = engine(&s);
+    /* SpO2 falling 0.2 % a minute from 98: crosses 92 after 30 minutes. */
+    int64_t t = T0;
+    for (int i = 0; i < 8; i++, t += S(60))
+        reading(e, 1, OBS_CODE_SPO2, 98 - 0.2 * i, t);
+    const struct alert *a = rules_engine_find(e, 1, "forecast.spo2.low");
+    assert_non_null(a);
+    assert_int_equal(a->severity, ALERT_SEV_LOW);
+    assert_non_null(strstr(a->title, "SpO2") ? a->title : strstr(a->title, "saturation"));
+    assert_null(rules_engine_find(e, 1, "threshold.spo2.low"));
+    /* Later the real crossing: the threshold alert takes over from its prediction. */
+    reading(e, 1, OBS_CODE_SPO2, 91, t);
+    reading(e, 1, OBS_CODE_SPO2, 91, t + S(60));
+    assert_non_null(rules_engine_find(e, 1, "threshold.spo2.low"));
+    assert_null(rules_engine_find(e, 1, "forecast.spo2.low"));
+    rules_engine_free(e);
+}
+
+static void test_flat_series_predicts_nothing(void **state)
+{
+    (void)state;
+    struct seen s;
+    struct rules_engine *e = engine(&s);
+    for (int i = 0; i < 30; i++)
+        reading(e, 1, OBS_CODE_SPO2, i % 2 ? 96 : 97, T0 + S(60 * i));
+    assert_int_equal(s.n[ALERT_EV_RAISED], 0);
+    rules_engine_free(e);
+}
+
 static void test_settings_parse_and_refuse(void **state)
 {
     (void)state;
@@ -378,6 +411,8 @@ int main(void)
         cmocka_unit_test(test_restore_rearms_escalation_and_keeps_the_episode),
         cmocka_unit_test(test_heart_failure_weight_gain),
         cmocka_unit_test(test_glucose_falling_fast),
+        cmocka_unit_test(test_forecast_predicts_a_slow_decline_then_yields_to_the_threshold),
+        cmocka_unit_test(test_flat_series_predicts_nothing),
         cmocka_unit_test(test_settings_parse_and_refuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
