@@ -162,6 +162,32 @@ int sqlst__alert_get(struct store *st, int64_t id, struct alert *out)
     return ret;
 }
 
+/* Each caller's callback and its argument, for the row functions below. */
+struct alert_cb {
+    store_alert_fn *fn;
+    void *arg;
+};
+struct transition_cb {
+    store_transition_fn *fn;
+    void *arg;
+};
+struct action_cb {
+    store_action_fn *fn;
+    void *arg;
+};
+struct setting_cb {
+    store_setting_fn *fn;
+    void *arg;
+};
+
+static int alert_row(sqlite3_stmt *s, void *arg)
+{
+    struct alert_cb *c = arg;
+    struct alert a;
+    read_alert(s, &a);
+    return c->fn(c->arg, &a);
+}
+
 int sqlst__alert_list(struct store *st, const struct store_alert_filter *f, store_alert_fn *fn,
                       void *arg)
 {
@@ -170,17 +196,23 @@ int sqlst__alert_list(struct store *st, const struct store_alert_filter *f, stor
     sqlite3_bind_int64(s, 1, f->states);
     sqlite3_bind_int64(s, 2, f->patient_id);
     sqlite3_bind_int64(s, 3, f->limit ? (int64_t)f->limit : -1);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct alert a;
-        read_alert(s, &a);
-        if ((ret = fn(arg, &a)) != 0)
-            break;
-    }
-    if (ret == 0)
-        ret = sqlst__err(db, rc);
-    sqlite3_reset(s);
-    return ret;
+    struct alert_cb c = {fn, arg};
+    return sqlst__each(db, s, alert_row, &c);
+}
+
+static int transition_row(sqlite3_stmt *s, void *arg)
+{
+    struct transition_cb *c = arg;
+    struct alert_transition t = {.alert_id = sqlite3_column_int64(s, 0),
+                                 .at_us = sqlite3_column_int64(s, 1)};
+    const char *kind = (const char *)sqlite3_column_text(s, 2);
+    for (uint8_t k = 0; kind && k <= ALERT_EV_RESOLVED; k++)
+        if (strcmp(kind, event_kinds[k]) == 0)
+            t.event = k;
+    sqlst__col_text(s, 3, t.who, sizeof(t.who));
+    t.severity = (uint8_t)sqlite3_column_int(s, 4);
+    sqlst__col_text(s, 5, t.detail, sizeof(t.detail));
+    return c->fn(c->arg, &t);
 }
 
 int sqlst__alert_transitions(struct store *st, int64_t alert_id, store_transition_fn *fn, void *arg)
@@ -188,24 +220,8 @@ int sqlst__alert_transitions(struct store *st, int64_t alert_id, store_transitio
     struct sqlst *db = sqlst__from(st);
     sqlite3_stmt *s = db->stmt[SQLST_ALERT_TRANSITIONS];
     sqlite3_bind_int64(s, 1, alert_id);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct alert_transition t = {.alert_id = sqlite3_column_int64(s, 0),
-                                     .at_us = sqlite3_column_int64(s, 1)};
-        const char *kind = (const char *)sqlite3_column_text(s, 2);
-        for (uint8_t k = 0; kind && k <= ALERT_EV_RESOLVED; k++)
-            if (strcmp(kind, event_kinds[k]) == 0)
-                t.event = k;
-        sqlst__col_text(s, 3, t.who, sizeof(t.who));
-        t.severity = (uint8_t)sqlite3_column_int(s, 4);
-        sqlst__col_text(s, 5, t.detail, sizeof(t.detail));
-        if ((ret = fn(arg, &t)) != 0)
-            break;
-    }
-    if (ret == 0)
-        ret = sqlst__err(db, rc);
-    sqlite3_reset(s);
-    return ret;
+    struct transition_cb c = {fn, arg};
+    return sqlst__each(db, s, transition_row, &c);
 }
 
 /* Runs a one-row query of int64 columns into out[0..n). */
@@ -267,22 +283,21 @@ int sqlst__alert_action_get(struct store *st, int64_t id, struct alert_action *o
     return ret;
 }
 
+static int action_row(sqlite3_stmt *s, void *arg)
+{
+    struct action_cb *c = arg;
+    struct alert_action a;
+    read_action(s, &a);
+    return c->fn(c->arg, &a);
+}
+
 int sqlst__alert_action_poll(struct store *st, int64_t after_id, store_action_fn *fn, void *arg)
 {
     struct sqlst *db = sqlst__from(st);
     sqlite3_stmt *s = db->stmt[SQLST_ACTION_POLL];
     sqlite3_bind_int64(s, 1, after_id);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct alert_action a;
-        read_action(s, &a);
-        if ((ret = fn(arg, &a)) != 0)
-            break;
-    }
-    if (ret == 0)
-        ret = sqlst__err(db, rc);
-    sqlite3_reset(s);
-    return ret;
+    struct action_cb c = {fn, arg};
+    return sqlst__each(db, s, action_row, &c);
 }
 
 int sqlst__alert_action_done(struct store *st, int64_t id, int result, int64_t now_us)
@@ -314,27 +329,25 @@ int sqlst__rule_setting_set(struct store *st, const struct rule_setting *r)
     return rc;
 }
 
+static int setting_row(sqlite3_stmt *s, void *arg)
+{
+    struct setting_cb *c = arg;
+    struct rule_setting r;
+    memset(&r, 0, sizeof(r));
+    sqlst__col_text(s, 0, r.scope, sizeof(r.scope));
+    sqlst__col_text(s, 1, r.scope_id, sizeof(r.scope_id));
+    sqlst__col_text(s, 2, r.key, sizeof(r.key));
+    sqlst__col_text(s, 3, r.value, sizeof(r.value));
+    r.updated_us = sqlite3_column_int64(s, 4);
+    sqlst__col_text(s, 5, r.updated_by, sizeof(r.updated_by));
+    return c->fn(c->arg, &r);
+}
+
 int sqlst__rule_setting_list(struct store *st, store_setting_fn *fn, void *arg)
 {
     struct sqlst *db = sqlst__from(st);
-    sqlite3_stmt *s = db->stmt[SQLST_SETTING_LIST];
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct rule_setting r;
-        memset(&r, 0, sizeof(r));
-        sqlst__col_text(s, 0, r.scope, sizeof(r.scope));
-        sqlst__col_text(s, 1, r.scope_id, sizeof(r.scope_id));
-        sqlst__col_text(s, 2, r.key, sizeof(r.key));
-        sqlst__col_text(s, 3, r.value, sizeof(r.value));
-        r.updated_us = sqlite3_column_int64(s, 4);
-        sqlst__col_text(s, 5, r.updated_by, sizeof(r.updated_by));
-        if ((ret = fn(arg, &r)) != 0)
-            break;
-    }
-    if (ret == 0)
-        ret = sqlst__err(db, rc);
-    sqlite3_reset(s);
-    return ret;
+    struct setting_cb c = {fn, arg};
+    return sqlst__each(db, db->stmt[SQLST_SETTING_LIST], setting_row, &c);
 }
 
 int sqlst__rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count)

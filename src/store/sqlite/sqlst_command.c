@@ -40,22 +40,20 @@ static void read_command(sqlite3_stmt *s, struct dev_command *c)
     c->updated_us = sqlite3_column_int64(s, 8);
 }
 
-/* Steps s, lending each row to fn. */
-static int each_row(struct sqlst *db, sqlite3_stmt *s, store_command_fn *fn, void *arg, int *rows)
+/* The caller's callback, and a count of the rows it was lent. */
+struct command_cb {
+    store_command_fn *fn;
+    void *arg;
+    int rows;
+};
+
+static int command_row(sqlite3_stmt *s, void *arg)
 {
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct dev_command c;
-        read_command(s, &c);
-        if (rows)
-            (*rows)++;
-        if ((ret = fn(arg, &c)) != 0)
-            break;
-    }
-    if (ret == 0)
-        ret = sqlst__err(db, rc);
-    sqlite3_reset(s);
-    return ret;
+    struct command_cb *c = arg;
+    struct dev_command cmd;
+    read_command(s, &cmd);
+    c->rows++;
+    return c->fn(c->arg, &cmd);
 }
 
 int sqlst__command_add(struct store *st, struct dev_command *c)
@@ -86,9 +84,9 @@ int sqlst__command_get(struct store *st, int64_t id, store_command_fn *fn, void 
     struct sqlst *db = sqlst__from(st);
     sqlite3_stmt *s = db->stmt[SQLST_CMD_GET];
     sqlite3_bind_int64(s, 1, id);
-    int rows = 0;
-    int rc = each_row(db, s, fn, arg, &rows);
-    return rc == 0 && rows == 0 ? HX_ENOTFOUND : rc;
+    struct command_cb c = {fn, arg, 0};
+    int rc = sqlst__each(db, s, command_row, &c);
+    return rc == 0 && c.rows == 0 ? HX_ENOTFOUND : rc;
 }
 
 int sqlst__command_poll(struct store *st, int64_t after_id, int64_t now_us, store_command_fn *fn,
@@ -98,7 +96,8 @@ int sqlst__command_poll(struct store *st, int64_t after_id, int64_t now_us, stor
     sqlite3_stmt *s = db->stmt[SQLST_CMD_POLL];
     sqlite3_bind_int64(s, 1, after_id);
     sqlite3_bind_int64(s, 2, now_us);
-    return each_row(db, s, fn, arg, NULL);
+    struct command_cb c = {fn, arg, 0};
+    return sqlst__each(db, s, command_row, &c);
 }
 
 int sqlst__command_set_state(struct store *st, int64_t id, enum store_cmd_state state,
@@ -119,5 +118,6 @@ int sqlst__command_list(struct store *st, int64_t device_id, size_t limit, store
     sqlite3_stmt *s = db->stmt[SQLST_CMD_LIST];
     sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, limit ? (int64_t)limit : -1);
-    return each_row(db, s, fn, arg, NULL);
+    struct command_cb c = {fn, arg, 0};
+    return sqlst__each(db, s, command_row, &c);
 }

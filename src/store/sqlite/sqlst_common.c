@@ -118,6 +118,19 @@ int sqlst__exec(struct sqlst *db, sqlite3_stmt *s)
     return ret;
 }
 
+int sqlst__each(struct sqlst *db, sqlite3_stmt *s, int (*row)(sqlite3_stmt *s, void *arg),
+                void *arg)
+{
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if ((ret = row(s, arg)) != 0)
+            break;
+    if (ret == 0)
+        ret = sqlst__err(db, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
 int sqlst__begin(struct sqlst *db)
 {
     return sqlst__exec(db, db->stmt[SQLST_BEGIN]);

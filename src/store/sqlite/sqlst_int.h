@@ -160,6 +160,11 @@ void sqlst__rollback(struct sqlst *db);
 
 /* Steps s once expecting SQLITE_DONE, then resets it. Returns 0 or a mapped error. */
 int sqlst__exec(struct sqlst *db, sqlite3_stmt *s);
+/* Steps a bound query, calling row(s, arg) for each result row (row reads the columns and
+ * usually calls the caller's callback); a non-zero return stops and is returned. Then the
+ * step's error, if any, and the statement is reset. */
+int sqlst__each(struct sqlst *db, sqlite3_stmt *s, int (*row)(sqlite3_stmt *s, void *arg),
+                void *arg);
 
 /* Binds a fixed-size text field (at most cap bytes, stops at the first NUL). */
 int sqlst__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t cap);
