@@ -86,6 +86,10 @@ void alerts__rearm(struct alerts *a)
     if (a->stopping)
         return;
     int64_t due = rules_engine_next_due(a->engine);
+    /* Called after every message: re-arm only when the earliest deadline moved. */
+    if (due == a->armed_due && (due == INT64_MAX || uv_is_active((uv_handle_t *)&a->timer)))
+        return;
+    a->armed_due = due;
     if (due == INT64_MAX) {
         uv_timer_stop(&a->timer);
         return;
@@ -157,6 +161,7 @@ int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg,
     rules_engine_new(&a->engine, &sink, max_id + 1);
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
+    a->armed_due = INT64_MAX;
     int64_t now = hx_time_now_us();
     alerts__plan_apply(a, &plan, true, now);
     alerts__plan_release(&plan);

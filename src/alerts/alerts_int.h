@@ -49,6 +49,7 @@ struct alerts {
     struct webhooks *webhooks;   /* borrowed, may be NULL */
     struct rules_engine *engine; /* owned */
     uv_timer_t timer;            /* the engine's earliest deadline */
+    int64_t armed_due;           /* the deadline the timer is armed for, INT64_MAX for none */
     uv_timer_t poll_timer;       /* actions, settings, devices */
     bool stopping;
     alerts_listener_fn *listener;
