@@ -282,6 +282,11 @@ int store_rule_settings_version(struct store *st, int64_t *newest_us, int64_t *c
     return st->ops->rule_settings_version(st, newest_us, count);
 }
 
+int store_set_sync(struct store *st, bool full)
+{
+    return st->ops->set_sync(st, full);
+}
+
 int store_checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages)
 {
     int a = 0, b = 0;

@@ -71,6 +71,12 @@ void store_rollback(struct store *st);
  * For the checkpointer thread (writer.c); the writer connection does not checkpoint. */
 int store_checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages);
 
+/* Whether this connection's next commits wait for the disk (full: they survive a power
+ * loss) or not (they survive a process crash; a later durable commit or checkpoint makes
+ * them durable too, in order). For the store writer, whose readings are already durable in
+ * the ingest log. Call outside a transaction. Returns 0 or an error. */
+int store_set_sync(struct store *st, bool full);
+
 /* Schema version of the open database. */
 int store_schema_version(struct store *st, int *out);
 

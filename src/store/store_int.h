@@ -23,6 +23,7 @@ struct store_ops {
     void (*close)(struct store *st);
     int (*schema_version)(struct store *st, int *out);
     int (*checkpoint)(struct store *st, bool truncate, int *log_pages, int *done_pages);
+    int (*set_sync)(struct store *st, bool full);
     int (*begin)(struct store *st);
     int (*commit)(struct store *st);
     void (*rollback)(struct store *st);

@@ -1,13 +1,16 @@
 /*
- * The store writer: one thread that owns the only writing connection used by the daemon's
- * data path. Producers on the loop thread enqueue observations; the writer drains the queue
- * and commits them in groups (everything waiting, up to storage.batch_max rows per
- * transaction); after each commit it tells the loop (uv_async) and the loop runs the
- * completion callbacks in enqueue order. A request (one enqueue call) is never split across
- * transactions: it is stored whole or fails whole.
+ * The store writer: the daemon's data path into storage. Producers on the loop thread
+ * enqueue observations; a log thread appends everything waiting to the ingest log as one
+ * group and syncs it (obslog.h), then tells the loop (uv_async), which runs the completion
+ * callbacks in enqueue order; an apply thread, which owns the only writing database
+ * connection of the data path, then writes the group to the database in sorted chunks and
+ * runs side jobs. A request (one enqueue call) is never split across groups: it is made
+ * durable whole or fails whole. After a crash the next start replays the log.
  *
  * Never acknowledge data before its callback reports status 0: that is the durability
- * contract (sync = full survives power loss, sync = normal a process crash).
+ * contract (sync = full survives power loss, sync = normal a process crash). An acknowledged
+ * reading is visible to database queries a moment later (normally within milliseconds; under
+ * overload the apply thread runs behind by up to storage.queue_max readings).
  * Thread: every function here is called on the loop thread, except where noted.
  */
 #ifndef MEDHUB_STORE_WRITER_H
@@ -33,19 +36,28 @@ typedef void store_done_fn(void *arg, uint64_t last_seq, int status);
 
 struct store_writer_stats {
     uint64_t enqueued;    /* observations accepted by enqueue */
-    uint64_t committed;   /* observations in committed transactions (incl. duplicates) */
-    uint64_t duplicates;  /* observations skipped as already stored */
-    uint64_t failed;      /* observations in failed transactions */
-    uint64_t commits;     /* transactions committed */
+    uint64_t committed;   /* observations made durable in the log (incl. duplicates) */
+    uint64_t duplicates;  /* observations the database skipped as already stored */
+    uint64_t failed;      /* observations in failed groups */
+    uint64_t commits;     /* groups made durable (log syncs) */
     uint64_t durable_seq; /* highest durable sequence number */
+    uint64_t applied;     /* observations written to the database (after the ingest log) */
     uint32_t queued;      /* observations waiting now */
 };
 
-/* Opens its own connection (STORE_OPEN_WRITER) and starts the thread.
+/* Opens its own connection (STORE_OPEN_WRITER) and the ingest log (<storage.path>-ingest),
+ * applies what a previous run left in the log (blocking: after a crash under load this can
+ * take seconds), and starts the threads.
  * OUT: *out returns owned; stop with store_writer_stop. Errors as store_open, with detail in
  * err. */
 int store_writer_start(struct store_writer **out, uv_loop_t *loop, const struct cfg_store *cfg,
                        char *err, size_t err_len);
+
+/* Applies what a previous run left in the ingest log, without starting anything (for a
+ * process that needs the database complete while no daemon runs, and for tests after a
+ * simulated crash). Never while a writer runs on the same database (the data directory lock
+ * ensures it for the daemon). Returns 0 or an error as store_writer_start. Thread: any. */
+int store_writer_recover(const struct cfg_store *cfg, char *err, size_t err_len);
 
 /* Copies n observations into the queue, assigning them consecutive sequence numbers
  * (written back into nothing: the copies carry them). cb runs later on the loop thread.
@@ -61,12 +73,13 @@ int store_writer_enqueue(struct store_writer *w, const struct obs *obs, size_t n
                          void *arg, uint64_t *last_seq);
 
 /*
- * A side job for the writer thread: fn runs there with the writer's own connection (so other
+ * A side job for the apply thread: fn runs there with the writer's own connection (so other
  * parts of the daemon that write, such as alert transitions, never queue for SQLite's write
- * lock behind it), between two observation transactions; fn opens its own transaction if
- * it needs one. done then runs on the loop with fn's result. Jobs run in submission order.
- * Returns 0 or HX_ESHUTDOWN after stop began (then nothing runs). A job submitted before
- * stop always runs, and its done is called before store_writer_stop returns.
+ * lock behind it), between two observation transactions of at most a few thousand rows, with
+ * synchronous = storage.sync; fn opens its own transaction if it needs one. done then runs on the
+ * loop with fn's result. Jobs run in submission order. Returns 0 or HX_ESHUTDOWN after stop began
+ * (then nothing runs). A job submitted before stop always runs, and its done is called before
+ * store_writer_stop returns.
  */
 typedef int store_job_fn(struct store *st, void *arg);
 typedef void store_job_done_fn(void *arg, int status);

@@ -60,7 +60,7 @@ def test_qos1_every_message_acked_and_stored(ready, daemons, tmp_path):
 
     assert d.stop() == 0
     # Two readings per message, all durable before their PUBACK.
-    m = re.search(r'msg="store writer stopped" enqueued=\d+ committed=(\d+) failed=0',
+    m = re.search(r'msg="store writer stopped" enqueued=\d+ committed=(\d+) applied=\d+ failed=0',
                   ''.join(d.lines))
     assert m, ''.join(d.lines)[-3000:]
     assert int(m.group(1)) == 2 * r['acked']

@@ -56,9 +56,15 @@ class TlsGateway:
         out.mkdir(exist_ok=True)
         return json.loads(self.mh.run('device', 'cert', uid, '--out', out, '--json').stdout)
 
-    def obs(self):
-        return json.loads(self.mh.run('obs', 'query', '--patient', 'MRN1', '--since', '-30d',
-                                      '--format', 'json').stdout)
+    def obs(self, at_least=0):
+        # Acknowledged readings reach the database a moment after the ack (ingest log first).
+        deadline = time.time() + 5
+        while True:
+            rows = json.loads(self.mh.run('obs', 'query', '--patient', 'MRN1', '--since', '-30d',
+                                          '--format', 'json').stdout)
+            if len(rows) >= at_least or time.time() > deadline:
+                return rows
+            time.sleep(0.02)
 
     def log(self):
         return ''.join(self.daemon.lines)
@@ -124,7 +130,7 @@ def test_secret_over_tls_paho_and_mosquitto(tg):
     assert p.returncode == 0, p.stderr
     # A wrong secret is refused over TLS just as over TCP.
     assert paho_publish(tg, 'devA', True, reading(1), 'devA', 'wrong')[0] == 0x86
-    rows = tg.obs()
+    rows = tg.obs(at_least=4)
     assert sorted(r['value'] for r in rows) == [61, 62, 63, 64]
     assert all(r['device'] == 'devA' for r in rows)
     assert tg.daemon.stop() == 0
@@ -144,7 +150,7 @@ def test_client_certificate_authenticates_the_device(tg):
                         keyfile=j['key']) == (0, True)
     assert paho_publish(tg, 'devB', False, reading(74, t + 3), certfile=j['cert'],
                         keyfile=j['key']) == (0, True)
-    rows = tg.obs()
+    rows = tg.obs(at_least=4)
     assert sorted(r['value'] for r in rows) == [71, 72, 73, 74]
     assert all(r['device'] == 'devB' and r['patient'] == 'MRN1' for r in rows)
     # With a certificate, a username (if any) must be the certificate's device.

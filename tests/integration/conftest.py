@@ -165,9 +165,16 @@ class Gateway:
         rc = self.daemon.stop()
         return rc
 
-    def obs(self, mrn='MRN1'):
-        return _json.loads(self.mh.run('obs', 'query', '--patient', mrn, '--since', '-30d',
-                                       '--format', 'json').stdout)
+    def obs(self, mrn='MRN1', at_least=0, timeout=5):
+        """The patient's readings. An acknowledged reading is durable at once (ingest log) and
+        in the database a moment later (the apply thread): at_least waits for that many."""
+        deadline = time.time() + timeout
+        while True:
+            rows = _json.loads(self.mh.run('obs', 'query', '--patient', mrn, '--since', '-30d',
+                                           '--format', 'json').stdout)
+            if len(rows) >= at_least or time.time() > deadline:
+                return rows
+            time.sleep(0.02)
 
     def log(self):
         return ''.join(self.daemon.lines)

@@ -229,6 +229,7 @@ int sqlst__rule_setting_list(struct store *st, store_setting_fn *fn, void *arg);
 int sqlst__rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count);
 
 int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages);
+int sqlst__set_sync(struct store *st, bool full);
 
 int sqlst__txn_begin(struct store *st);
 int sqlst__txn_commit(struct store *st);

@@ -474,6 +474,7 @@ const struct store_ops sqlst_ops = {
     .device_set_status = sqlst__device_set_status,
     .device_update_presence = sqlst__device_update_presence,
     .checkpoint = sqlst__checkpoint,
+    .set_sync = sqlst__set_sync,
     .begin = sqlst__txn_begin,
     .commit = sqlst__txn_commit,
     .rollback = sqlst__txn_rollback,
@@ -525,6 +526,12 @@ int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done
         db->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, log_pages,
         done_pages);
     return rc == SQLITE_BUSY ? 0 : sqlst__err(db, rc); /* busy: try again next time */
+}
+
+int sqlst__set_sync(struct store *st, bool full)
+{
+    struct sqlst *db = sqlst__from(st);
+    return exec_sql(db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 }
 
 int sqlst__txn_begin(struct store *st)

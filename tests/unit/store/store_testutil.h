@@ -37,22 +37,29 @@ static inline void tdir_init(struct tdir *t)
     snprintf(t->cfg.path, sizeof(t->cfg.path), "%s/medhub.db", t->dir);
 }
 
-/* Removes every file in the directory, then the directory. */
-static inline void tdir_release(struct tdir *t)
+/* Removes every file in dir (and in its subdirectories, such as the ingest log), then dir. */
+static inline void tdir_remove(const char *dir)
 {
-    DIR *d = opendir(t->dir);
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
-            char p[512];
-            snprintf(p, sizeof(p), "%s/%s", t->dir, e->d_name);
-            unlink(p);
+            char p[1024];
+            if (snprintf(p, sizeof(p), "%.500s/%.255s", dir, e->d_name) >= (int)sizeof(p))
+                continue;
+            if (unlink(p) < 0)
+                tdir_remove(p);
         }
         closedir(d);
     }
-    rmdir(t->dir);
+    rmdir(dir);
+}
+
+static inline void tdir_release(struct tdir *t)
+{
+    tdir_remove(t->dir);
 }
 
 static inline struct patient tpatient(const char *mrn, const char *name, const char *ward,

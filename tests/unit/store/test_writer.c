@@ -1,8 +1,9 @@
 /*
- * Unit tests for the store writer thread on a real libuv loop: callbacks in enqueue order
- * with status 0 and the data queryable afterwards, backpressure (-EAGAIN at queue_max),
- * argument errors, a failed transaction failing only its own requests, and stop flushing
- * everything. Every test ends with uv_loop_close() == 0.
+ * Unit tests for the store writer on a real libuv loop: callbacks in enqueue order with
+ * status 0 and the data queryable a moment afterwards, backpressure (-EAGAIN at queue_max),
+ * argument errors, a locked database delaying only the apply (never the acknowledgement),
+ * the ingest log replayed at the next start when a stop could not apply it, and stop
+ * flushing everything. Every test ends with uv_loop_close() == 0.
  * White-box in one place: the lock test reaches the SQLite handle through sqlst_int.h to
  * hold a write lock from a second connection.
  */
@@ -22,6 +23,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <unistd.h>
 
 struct done {
     uint64_t last_seq; /* from the callback */
@@ -126,6 +128,16 @@ static int64_t count_rows(struct fx *f)
     return n;
 }
 
+/* Acknowledged rows reach the database a moment after their callback (the apply thread):
+ * waits up to 5 s for n rows. */
+static int64_t wait_rows(struct fx *f, int64_t n)
+{
+    int64_t deadline = hx_time_mono_us() + 5 * HX_USEC_PER_SEC, got;
+    while ((got = count_rows(f)) < n && hx_time_mono_us() < deadline)
+        usleep(5000);
+    return got;
+}
+
 static void test_writer_callbacks_in_order(void **state)
 {
     struct fx *f = *state;
@@ -161,7 +173,7 @@ static void test_writer_callbacks_in_order(void **state)
     assert_true(s.commits >= 1 && s.commits <= 5);
 
     /* The data is there, visible to another connection, with the right values. */
-    assert_int_equal(count_rows(f), 19);
+    assert_int_equal(wait_rows(f, 19), 19);
     char err[256];
     struct store *st;
     assert_int_equal(store_open(&st, &f->t.cfg, STORE_OPEN_READONLY, err, sizeof(err)), 0);
@@ -177,9 +189,13 @@ static void test_writer_callbacks_in_order(void **state)
     assert_int_equal(store_writer_enqueue(f->w, o, 3, on_done, &reqs[5], NULL), 0);
     run_until(f, 6);
     assert_int_equal(f->done[5].status, 0);
+    store_writer_stop(f->w); /* the apply thread counts duplicates: read its final totals */
     store_writer_get_stats(f->w, &s);
     assert_int_equal(s.duplicates, 3);
-    stop_and_close(f);
+    assert_int_equal(s.applied, 22);
+    f->w = NULL;
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
     assert_int_equal(count_rows(f), 19);
 }
 
@@ -236,10 +252,10 @@ static void test_writer_backpressure_and_limits(void **state)
     assert_int_equal(count_rows(f), 18);
 }
 
-static void test_writer_failed_commit_fails_only_its_requests(void **state)
+static void test_writer_locked_database_delays_only_the_apply(void **state)
 {
     struct fx *f = *state;
-    f->t.cfg.busy_timeout_ms = 0; /* the writer's BEGIN IMMEDIATE fails at once when locked */
+    f->t.cfg.busy_timeout_ms = 0; /* the apply's BEGIN IMMEDIATE fails at once when locked */
     start(f);
 
     /* A second connection holds the write lock. */
@@ -249,27 +265,65 @@ static void test_writer_failed_commit_fails_only_its_requests(void **state)
     struct sqlst *db = sqlst__from(other);
     assert_int_equal(sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 
+    /* Durable in the ingest log: acknowledged although the database cannot take them. */
     struct obs o[4];
     make(o, 4, 1, 0, 1);
     assert_int_equal(store_writer_enqueue(f->w, o, 2, on_done, &reqs[0], NULL), 0);
     assert_int_equal(store_writer_enqueue(f->w, o + 2, 2, on_done, &reqs[1], NULL), 0);
     run_until(f, 2);
-    assert_int_equal(f->done[0].status, HX_EBUSY);
-    assert_int_equal(f->done[1].status, HX_EBUSY);
+    assert_int_equal(f->done[0].status, 0);
+    assert_int_equal(f->done[1].status, 0);
+    usleep(100 * 1000);
+    assert_int_equal(count_rows(f), 0);
     struct store_writer_stats s;
     store_writer_get_stats(f->w, &s);
-    assert_int_equal(s.failed, 4);
-    assert_int_equal(s.queued, 0);
+    assert_int_equal(s.committed, 4);
+    assert_int_equal(s.applied, 0);
 
-    /* Lock released: the writer carries on with the next requests. */
+    /* Lock released: the apply thread's retry (every second) writes them. */
     assert_int_equal(sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     store_close(other);
+    assert_int_equal(wait_rows(f, 4), 4);
+    make(o, 4, 2, 0, 1);
     assert_int_equal(store_writer_enqueue(f->w, o, 4, on_done, &reqs[2], NULL), 0);
     run_until(f, 3);
     assert_int_equal(f->done[2].status, 0);
     assert_int_equal(f->done[2].last_seq, 8);
     stop_and_close(f);
-    assert_int_equal(count_rows(f), 4);
+    assert_int_equal(count_rows(f), 8);
+}
+
+static void test_writer_replays_the_log_at_the_next_start(void **state)
+{
+    struct fx *f = *state;
+    f->t.cfg.busy_timeout_ms = 0;
+    start(f);
+    char err[256];
+    struct store *other;
+    assert_int_equal(store_open(&other, &f->t.cfg, 0, err, sizeof(err)), 0);
+    struct sqlst *db = sqlst__from(other);
+    assert_int_equal(sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct obs o[6];
+    make(o, 6, 3, 500, 7);
+    assert_int_equal(store_writer_enqueue(f->w, o, 6, on_done, &reqs[0], NULL), 0);
+    run_until(f, 1);
+    assert_int_equal(f->done[0].status, 0);
+    /* Stopping while the database stays locked: the apply gives up, the log keeps them. */
+    stop_and_close(f);
+    assert_int_equal(count_rows(f), 0);
+    assert_int_equal(sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    store_close(other);
+
+    /* The next start applies them before anything else, exactly once. */
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    start(f);
+    assert_int_equal(count_rows(f), 6);
+    stop_and_close(f);
+    assert_int_equal(count_rows(f), 6);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    start(f); /* and a clean stop left nothing to replay */
+    stop_and_close(f);
+    assert_int_equal(count_rows(f), 6);
 }
 
 static void on_done_during_stop(void *arg, uint64_t last_seq, int status)
@@ -334,7 +388,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_writer_callbacks_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_backpressure_and_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_failed_commit_fails_only_its_requests, setup,
+        cmocka_unit_test_setup_teardown(test_writer_locked_database_delays_only_the_apply, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_writer_replays_the_log_at_the_next_start, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_writer_stop_flushes_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_start_errors, setup, teardown),
