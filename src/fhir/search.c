@@ -1059,7 +1059,7 @@ int fhir__search_parse(enum fhir_type type, const struct fhir_param *params, siz
             return rc;
         q->used[i] = true;
     }
-    if (type == FHIR_OBSERVATION && !q->has_patient)
+    if (type == FHIR_OBSERVATION && !q->has_patient && !q->none)
         return fail(err, 400, "too-costly", "patient", 7,
                     "an Observation search needs patient, subject or _id");
     if (q->cursor.set && type == FHIR_OBSERVATION && q->cursor.descending != q->descending)
