@@ -44,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     } else {
         if (q->count < 1 || q->count > FHIR_COUNT_MAX || q->n_ids > STORE_QUERY_VALUES_MAX ||
-            q->n_texts > STORE_QUERY_VALUES_MAX ||
-            q->date.n_exclude > STORE_RANGE_EXCLUDE_MAX ||
+            q->n_texts > STORE_QUERY_VALUES_MAX || q->date.n_exclude > STORE_RANGE_EXCLUDE_MAX ||
             q->birth.n_exclude > STORE_RANGE_EXCLUDE_MAX ||
             q->last_updated.n_exclude > STORE_RANGE_EXCLUDE_MAX)
             abort();
