@@ -19,13 +19,14 @@ test) want+=("${test_pkgs[@]}") ;;
 bench) want+=("${bench_pkgs[@]}") ;;
 esac
 
-# npm packages the tests use (MQTT.js), from package-lock.json; node_modules is never committed.
+# npm packages the tests use (MQTT.js, the Medplum FHIR validator, fhir-kit-client), from
+# package-lock.json; node_modules is never committed.
 npm_deps() {
   local top
   top=$(cd "$(dirname "$0")/.." && pwd)
   [ -f "$top/package-lock.json" ] || return 0
   if ! command -v npm >/dev/null 2>&1; then
-    echo "deps: npm not found; tests that need MQTT.js will be skipped" >&2
+    echo "deps: npm not found; tests that need MQTT.js or Medplum will be skipped" >&2
     return 0
   fi
   if [ ! -f "$top/node_modules/.package-lock.json" ] ||

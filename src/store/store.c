@@ -391,3 +391,127 @@ int store_delivery_count(struct store *st, enum store_delivery_state state, int6
 {
     return st->ops->delivery_count(st, state, out);
 }
+
+/* ---- Searches for the FHIR API ------------------------------------------------------------- */
+
+void store_time_range_all(struct store_time_range *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->lo_us = INT64_MIN;
+    r->hi_us = INT64_MAX;
+}
+
+bool store_scope_has_patient(const struct store_scope *scope, const struct patient *p)
+{
+    switch (scope->kind) {
+    case STORE_SCOPE_ALL:
+        return true;
+    case STORE_SCOPE_WARDS:
+        for (size_t i = 0; i < scope->n_wards; i++)
+            if (p->ward[0] && strcmp(scope->wards[i], p->ward) == 0)
+                return true;
+        return false;
+    case STORE_SCOPE_PATIENT:
+        return scope->patient_id == p->id;
+    }
+    return false;
+}
+
+/* The limits every backend relies on, checked once here. */
+static bool is_scope_ok(const struct store_scope *s)
+{
+    return s && (unsigned)s->kind <= STORE_SCOPE_PATIENT && s->n_wards <= STORE_SCOPE_WARDS_MAX &&
+           (s->n_wards == 0 || s->wards);
+}
+
+static bool is_range_ok(const struct store_time_range *r)
+{
+    return r->n_exclude <= STORE_RANGE_EXCLUDE_MAX;
+}
+
+static bool is_patient_query_ok(const struct store_patient_query *q)
+{
+    return is_scope_ok(q->scope) && q->n_ids <= STORE_QUERY_VALUES_MAX &&
+           q->n_mrns <= STORE_QUERY_VALUES_MAX && (!q->has_birth || is_range_ok(&q->birth));
+}
+
+static bool is_device_query_ok(const struct store_device_query *q)
+{
+    return is_scope_ok(q->scope) && q->n_ids <= STORE_QUERY_VALUES_MAX &&
+           q->n_uids <= STORE_QUERY_VALUES_MAX;
+}
+
+static bool is_obs_query_ok(const struct store_obs_query *q)
+{
+    return q->patient_id > 0 && is_range_ok(&q->effective) &&
+           (!q->has_received || is_range_ok(&q->received));
+}
+
+static bool is_alert_query_ok(const struct store_alert_query *q)
+{
+    return is_scope_ok(q->scope) && q->n_ids <= STORE_QUERY_VALUES_MAX;
+}
+
+int store_patient_search(struct store *st, const struct store_patient_query *q,
+                         store_patient_fn *fn, void *arg)
+{
+    if (!is_patient_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->patient_search(st, q, fn, arg);
+}
+
+int store_patient_count(struct store *st, const struct store_patient_query *q, int64_t *out)
+{
+    *out = 0;
+    if (!is_patient_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->patient_count(st, q, out);
+}
+
+int store_device_search(struct store *st, const struct store_device_query *q,
+                        store_device_row_fn *fn, void *arg)
+{
+    if (!is_device_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->device_search(st, q, fn, arg);
+}
+
+int store_device_count(struct store *st, const struct store_device_query *q, int64_t *out)
+{
+    *out = 0;
+    if (!is_device_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->device_count(st, q, out);
+}
+
+int store_obs_search(struct store *st, const struct store_obs_query *q, store_obs_row_fn *fn,
+                     void *arg)
+{
+    if (!is_obs_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->obs_search(st, q, fn, arg);
+}
+
+int store_obs_search_count(struct store *st, const struct store_obs_query *q, int64_t *out)
+{
+    *out = 0;
+    if (!is_obs_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->obs_search_count(st, q, out);
+}
+
+int store_alert_search(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
+                       void *arg)
+{
+    if (!is_alert_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->alert_search(st, q, fn, arg);
+}
+
+int store_alert_count(struct store *st, const struct store_alert_query *q, int64_t *out)
+{
+    *out = 0;
+    if (!is_alert_query_ok(q))
+        return HX_EINVAL;
+    return st->ops->alert_count(st, q, out);
+}

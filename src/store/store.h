@@ -376,4 +376,154 @@ int store_delivery_retry(struct store *st, int64_t id, int64_t now_us, int64_t e
 /* OUT: *out the number of deliveries in state. */
 int store_delivery_count(struct store *st, enum store_delivery_state state, int64_t *out);
 
+/* ---- Searches for the FHIR API (src/fhir): filtered, keyset-paged listings -------------- */
+
+/* Whose records a search may return: the caller's care scope (decided by the HTTP layer from
+ * the authenticated principal). Pointers are borrowed for the call. */
+enum store_scope_kind {
+    STORE_SCOPE_ALL = 0,     /* every patient (administrators, integrations) */
+    STORE_SCOPE_WARDS = 1,   /* patients whose ward is one of wards[] (care team) */
+    STORE_SCOPE_PATIENT = 2, /* one patient (a patient reading their own record) */
+};
+
+/* Most wards in one scope. */
+#define STORE_SCOPE_WARDS_MAX 64
+
+struct store_scope {
+    enum store_scope_kind kind; /* see enum store_scope_kind */
+    const char *const *wards;   /* WARDS: ward names (exact match), n_wards of them */
+    size_t n_wards;             /* WARDS: 0..STORE_SCOPE_WARDS_MAX; 0 matches nobody */
+    int64_t patient_id;         /* PATIENT: the patient's internal id */
+};
+
+/* Most excluded ranges (FHIR prefix ne) in one time filter. */
+#define STORE_RANGE_EXCLUDE_MAX 4
+
+/* A set of instants: lo_us <= t < hi_us, minus each excluded [lo_us, hi_us). INT64_MIN and
+ * INT64_MAX mean "unbounded". An empty interval (lo_us >= hi_us) matches nothing. */
+struct store_time_range {
+    int64_t lo_us;    /* inclusive lower bound */
+    int64_t hi_us;    /* exclusive upper bound */
+    size_t n_exclude; /* 0..STORE_RANGE_EXCLUDE_MAX */
+    struct {
+        int64_t lo_us; /* inclusive */
+        int64_t hi_us; /* exclusive */
+    } exclude[STORE_RANGE_EXCLUDE_MAX];
+};
+
+/* Sets r to "every instant". */
+void store_time_range_all(struct store_time_range *r);
+
+/* Most values in one OR list (ids, MRNs, device uids) of a search. */
+#define STORE_QUERY_VALUES_MAX 32
+
+/* How a patient name filter matches the stored full name (ASCII case-insensitive). */
+enum store_name_match {
+    STORE_NAME_STARTS = 0,   /* the name, or one of its space-separated words, starts with it */
+    STORE_NAME_CONTAINS = 1, /* anywhere in the name */
+    STORE_NAME_EXACT = 2,    /* the whole name, case-sensitive */
+};
+
+/* Patients, ordered by id. Every filter present must match. */
+struct store_patient_query {
+    const struct store_scope *scope; /* required */
+    const int64_t *ids;              /* any of these ids (n_ids 0: no filter) */
+    size_t n_ids;                    /* 0..STORE_QUERY_VALUES_MAX */
+    const char *const *mrns;         /* any of these MRNs (n_mrns 0: no filter) */
+    size_t n_mrns;                   /* 0..STORE_QUERY_VALUES_MAX */
+    const char *name;                /* NULL: no filter; matched as name_match says */
+    enum store_name_match name_match;
+    bool has_birth;                /* filter on birth_date (patients without one never match) */
+    struct store_time_range birth; /* birth date as its midnight UTC; day-aligned bounds */
+    int64_t after_id;              /* keyset cursor: only ids above it (0 = from the start) */
+    size_t limit;                  /* at most this many rows (0 = no limit) */
+};
+
+/* Devices, ordered by id; each with the patient it is assigned to now (0 when none). Under a
+ * scope other than ALL only devices assigned now to an in-scope patient are listed. */
+struct store_device_query {
+    const struct store_scope *scope; /* required */
+    const int64_t *ids;              /* any of these ids */
+    size_t n_ids;                    /* 0..STORE_QUERY_VALUES_MAX */
+    const char *const *uids;         /* any of these external device ids */
+    size_t n_uids;                   /* 0..STORE_QUERY_VALUES_MAX */
+    int64_t patient_id;              /* assigned now to this patient (0: no filter) */
+    int64_t after_id;                /* keyset cursor: only ids above it */
+    size_t limit;                    /* 0 = no limit */
+};
+
+typedef int store_device_row_fn(void *arg, const struct device *d, int64_t patient_id);
+
+/* Bit of struct store_obs_query.kinds for blood-pressure panels (a systolic and a diastolic
+ * reading of the same patient, device and instant). Code 0 is never stored, so its bit is
+ * free; bit n (n >= 1) selects the readings of enum obs_code_id n that are NOT part of a
+ * panel. */
+#define STORE_OBS_KIND_BP_PANEL (UINT64_C(1) << 0)
+/* Every kind: every code and panels. */
+#define STORE_OBS_KIND_ALL (~UINT64_C(0) >> 1)
+
+/* One patient's observations as FHIR resources: a systolic reading with a diastolic one of
+ * the same patient, device and instant is ONE row (a panel); each other reading is one row.
+ * Ordered by (effective_us, code, device_id), ascending or descending; this is the obs
+ * primary key order, so the search is a range scan of the patient's time window. */
+struct store_obs_query {
+    int64_t patient_id;                /* required (> 0) */
+    uint64_t kinds;                    /* STORE_OBS_KIND_* and (1 << code) bits; 0 matches none */
+    struct store_time_range effective; /* effective_us */
+    bool has_received;                 /* filter on received_us too */
+    struct store_time_range received;  /* received_us (FHIR _lastUpdated) */
+    bool has_device;                   /* filter on the device */
+    int64_t device_id;                 /* the device (0 = manual entries) when has_device */
+    bool descending;                   /* newest first */
+    bool has_cursor;                   /* resume after (cur_effective_us, cur_code, cur_device_id)
+                                        * in the scan direction (exclusive) */
+    int64_t cur_effective_us;          /* cursor key */
+    int cur_code;                      /* ... */
+    int64_t cur_device_id;             /* ... */
+    size_t limit;                      /* 0 = no limit */
+};
+
+/* One row of store_obs_search: o, and when is_panel the diastolic reading dia (o is then the
+ * systolic one). Lent for the duration of the callback. */
+struct store_obs_row {
+    struct obs o;   /* the reading (the systolic one of a panel) */
+    bool is_panel;  /* o and dia form a blood-pressure panel */
+    struct obs dia; /* the diastolic reading when is_panel */
+};
+
+typedef int store_obs_row_fn(void *arg, const struct store_obs_row *r);
+
+/* Alerts of patients (alerts of unassigned devices, patient 0, are never listed), newest
+ * first: ordered by (raised_us, id) descending. */
+struct store_alert_query {
+    const struct store_scope *scope; /* required */
+    const int64_t *ids;              /* any of these alert ids */
+    size_t n_ids;                    /* 0..STORE_QUERY_VALUES_MAX */
+    int64_t patient_id;              /* this patient only (0: no filter) */
+    unsigned states;                 /* set of (1u << enum alert_state); 0 = every state */
+    bool has_cursor;                 /* resume after (cur_raised_us, cur_id), exclusive */
+    int64_t cur_raised_us;           /* cursor key */
+    int64_t cur_id;                  /* ... */
+    size_t limit;                    /* 0 = no limit */
+};
+
+/* Each search calls fn once per row in order (records lent for the call); a non-zero return
+ * stops it and is returned. Each count ignores the cursor and the limit and sets *out.
+ * Errors: HX_EINVAL (a list longer than its maximum, a NULL scope, patient_id <= 0 for
+ * observations), HX_EBUSY, HX_ESTORE. Thread: the connection's. */
+int store_patient_search(struct store *st, const struct store_patient_query *q,
+                         store_patient_fn *fn, void *arg);
+int store_patient_count(struct store *st, const struct store_patient_query *q, int64_t *out);
+int store_device_search(struct store *st, const struct store_device_query *q,
+                        store_device_row_fn *fn, void *arg);
+int store_device_count(struct store *st, const struct store_device_query *q, int64_t *out);
+int store_obs_search(struct store *st, const struct store_obs_query *q, store_obs_row_fn *fn,
+                     void *arg);
+int store_obs_search_count(struct store *st, const struct store_obs_query *q, int64_t *out);
+int store_alert_search(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
+                       void *arg);
+int store_alert_count(struct store *st, const struct store_alert_query *q, int64_t *out);
+/* True when the patient belongs to the scope (a WARDS scope compares p->ward). */
+bool store_scope_has_patient(const struct store_scope *scope, const struct patient *p);
+
 #endif

@@ -101,6 +101,19 @@ struct store_ops {
                          void *arg);
     int (*delivery_retry)(struct store *st, int64_t id, int64_t now_us, int64_t expires_us);
     int (*delivery_count)(struct store *st, enum store_delivery_state state, int64_t *out);
+
+    int (*patient_search)(struct store *st, const struct store_patient_query *q,
+                          store_patient_fn *fn, void *arg);
+    int (*patient_count)(struct store *st, const struct store_patient_query *q, int64_t *out);
+    int (*device_search)(struct store *st, const struct store_device_query *q,
+                         store_device_row_fn *fn, void *arg);
+    int (*device_count)(struct store *st, const struct store_device_query *q, int64_t *out);
+    int (*obs_search)(struct store *st, const struct store_obs_query *q, store_obs_row_fn *fn,
+                      void *arg);
+    int (*obs_search_count)(struct store *st, const struct store_obs_query *q, int64_t *out);
+    int (*alert_search)(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
+                        void *arg);
+    int (*alert_count)(struct store *st, const struct store_alert_query *q, int64_t *out);
 };
 
 /* The backend-independent head of every connection object. */

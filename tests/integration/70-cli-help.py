@@ -15,6 +15,7 @@ COMMANDS = [
     ['bench'], ['bench', 'store'],
     ['webhook'], ['webhook', 'add'], ['webhook', 'list'], ['webhook', 'remove'],
     ['webhook', 'deliveries'], ['webhook', 'retry'], ['webhook', 'test'],
+    ['fhir'], ['fhir', 'get'],
 ]
 
 

@@ -10,22 +10,18 @@
 #include <math.h>
 #include <string.h>
 
-#define ALERT_COLS                                                                                 \
-    "id, patient_id, device_id, rule, class, severity, state, code, title, detail, first_value,"   \
-    " worst_value, current_value, count, raised_us, updated_us, acked_us, acked_by, resolved_us,"  \
-    " resolved_by, note, tier, next_escalation_us"
 #define ACTION_COLS "id, alert_id, action, who, note, created_us, applied_us, result"
 
 const struct sqlst_sql sqlst__sql_alert[] = {
-    {SQLST_ALERT_UPSERT,
-     "INSERT OR REPLACE INTO alerts(" ALERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-     " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"},
+    {SQLST_ALERT_UPSERT, "INSERT OR REPLACE INTO alerts(" SQLST_ALERT_COLS
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                         " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"},
     {SQLST_ALERT_TRANSITION,
      "INSERT INTO alert_events(alert_id, at_us, kind, who, severity, detail)"
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-    {SQLST_ALERT_GET, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1"},
+    {SQLST_ALERT_GET, "SELECT " SQLST_ALERT_COLS " FROM alerts WHERE id = ?1"},
     {SQLST_ALERT_LIST,
-     "SELECT " ALERT_COLS " FROM alerts WHERE (?1 = 0 OR ((1 << state) & ?1) != 0)"
+     "SELECT " SQLST_ALERT_COLS " FROM alerts WHERE (?1 = 0 OR ((1 << state) & ?1) != 0)"
      " AND (?2 = 0 OR patient_id = ?2) ORDER BY id DESC LIMIT ?3"},
     {SQLST_ALERT_TRANSITIONS, "SELECT alert_id, at_us, kind, who, severity, detail FROM"
                               " alert_events WHERE alert_id = ?1 ORDER BY at_us, rowid"},
@@ -92,7 +88,7 @@ static void bind_alert(sqlite3_stmt *s, const struct alert *a)
     sqlite3_bind_int64(s, 23, a->next_escalation_us);
 }
 
-static void read_alert(sqlite3_stmt *s, struct alert *a)
+void sqlst__read_alert(sqlite3_stmt *s, struct alert *a)
 {
     memset(a, 0, sizeof(*a));
     a->id = sqlite3_column_int64(s, 0);
@@ -157,7 +153,7 @@ int sqlst__alert_get(struct store *st, int64_t id, struct alert *out)
     int rc = sqlite3_step(s);
     int ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? HX_ENOTFOUND : sqlst__err(db, rc);
     if (rc == SQLITE_ROW)
-        read_alert(s, out);
+        sqlst__read_alert(s, out);
     sqlite3_reset(s);
     return ret;
 }
@@ -184,7 +180,7 @@ static int alert_row(sqlite3_stmt *s, void *arg)
 {
     struct alert_cb *c = arg;
     struct alert a;
-    read_alert(s, &a);
+    sqlst__read_alert(s, &a);
     return c->fn(c->arg, &a);
 }
 

@@ -7,17 +7,13 @@
 #include "core/hxtime.h"
 #include "store/sqlite/sqlst_int.h"
 
-#define DEVICE_COLS                                                                                \
-    "id, uid, kind, model, firmware, secret_hash, status, last_seen_us, battery_pct, created_us,"  \
-    " connected_us, disconnected_us, rssi_dbm"
-
 const struct sqlst_sql sqlst__sql_device[] = {
     {SQLST_DEVICE_ADD,
      "INSERT INTO devices(uid, kind, model, firmware, secret_hash, status, last_seen_us,"
      " battery_pct, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
-    {SQLST_DEVICE_GET, "SELECT " DEVICE_COLS " FROM devices WHERE uid = ?1"},
-    {SQLST_DEVICE_GET_BY_ID, "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1"},
-    {SQLST_DEVICE_LIST, "SELECT " DEVICE_COLS " FROM devices ORDER BY uid"},
+    {SQLST_DEVICE_GET, "SELECT " SQLST_DEVICE_COLS " FROM devices WHERE uid = ?1"},
+    {SQLST_DEVICE_GET_BY_ID, "SELECT " SQLST_DEVICE_COLS " FROM devices WHERE id = ?1"},
+    {SQLST_DEVICE_LIST, "SELECT " SQLST_DEVICE_COLS " FROM devices ORDER BY uid"},
     {SQLST_DEVICE_SET_STATUS, "UPDATE devices SET status = ?2 WHERE id = ?1"},
     /* Unknown values (0, -1, '') keep what is stored; times never move backwards. */
     {SQLST_DEVICE_UPDATE_PRESENCE,
@@ -41,7 +37,7 @@ const struct sqlst_sql sqlst__sql_device[] = {
 };
 const size_t sqlst__n_sql_device = sizeof(sqlst__sql_device) / sizeof(sqlst__sql_device[0]);
 
-static void read_device(sqlite3_stmt *s, struct device *d)
+void sqlst__read_device(sqlite3_stmt *s, struct device *d)
 {
     d->id = sqlite3_column_int64(s, 0);
     sqlst__col_text(s, 1, d->uid, sizeof(d->uid));
@@ -85,7 +81,7 @@ static int get_one(struct sqlst *db, sqlite3_stmt *s, struct device *out)
     int rc = sqlite3_step(s);
     int ret;
     if (rc == SQLITE_ROW) {
-        read_device(s, out);
+        sqlst__read_device(s, out);
         ret = 0;
     } else {
         ret = rc == SQLITE_DONE ? HX_ENOTFOUND : sqlst__err(db, rc);
@@ -117,7 +113,7 @@ int sqlst__device_list(struct store *st, store_device_fn *fn, void *arg)
     int rc, ret = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct device d;
-        read_device(s, &d);
+        sqlst__read_device(s, &d);
         if ((ret = fn(arg, &d)) != 0)
             break;
     }

@@ -109,6 +109,16 @@ struct sqlst_sort_key {
     uint32_t idx;         /* position in the batch: ties keep batch order */
 };
 
+/* Statements of the FHIR searches kept prepared (sqlst_fhir.c): their text depends on which
+ * filters a search has, so they are cached by text, least recently used out. */
+#define SQLST_DYN_MAX 16
+
+struct sqlst_dyn {
+    char *sql;          /* the statement text (owned), NULL when the slot is free */
+    sqlite3_stmt *stmt; /* prepared with SQLITE_PREPARE_PERSISTENT */
+    uint64_t last_use;  /* sqlst.dyn_clock at the last use */
+};
+
 /* One connection. */
 struct sqlst {
     struct store base;                    /* must be first: store.c sees only this */
@@ -123,6 +133,8 @@ struct sqlst {
     uint32_t latest_gen;                  /* bumped per batch instead of clearing */
     struct sqlst_sort_key *sort;          /* obs_put_batch scratch, grown, never shrunk */
     size_t sort_cap;                      /* entries in sort */
+    struct sqlst_dyn dyn[SQLST_DYN_MAX];  /* the FHIR searches' statement cache */
+    uint64_t dyn_clock;                   /* bumped per cache lookup */
 };
 
 /* SQL tables of each concern file (sqlst_open.c prepares them all). */
@@ -171,6 +183,24 @@ int sqlst__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t cap);
 
 /* Copies column col of the current row into buf (cap bytes, always NUL-terminated). */
 void sqlst__col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
+
+/* Column lists shared by the fixed statements and the FHIR searches (sqlst_fhir.c), in the
+ * order sqlst__read_patient, sqlst__read_device and sqlst__read_alert read them. */
+#define SQLST_PATIENT_COLS "id, mrn, name, birth_date, ward, location, created_us"
+
+#define SQLST_DEVICE_COLS                                                                          \
+    "id, uid, kind, model, firmware, secret_hash, status, last_seen_us, battery_pct, created_us,"  \
+    " connected_us, disconnected_us, rssi_dbm"
+
+#define SQLST_ALERT_COLS                                                                           \
+    "id, patient_id, device_id, rule, class, severity, state, code, title, detail, first_value,"   \
+    " worst_value, current_value, count, raised_us, updated_us, acked_us, acked_by, resolved_us,"  \
+    " resolved_by, note, tier, next_escalation_us"
+
+/* Read the current row of a statement selecting the matching column list. */
+void sqlst__read_patient(sqlite3_stmt *s, struct patient *p);
+void sqlst__read_device(sqlite3_stmt *s, struct device *d);
+void sqlst__read_alert(sqlite3_stmt *s, struct alert *a);
 
 /* The ops of the concern files, referenced by the ops table in sqlst_open.c. */
 int sqlst__patient_add(struct store *st, struct patient *p);
@@ -227,6 +257,25 @@ int sqlst__alert_action_done(struct store *st, int64_t id, int result, int64_t n
 int sqlst__rule_setting_set(struct store *st, const struct rule_setting *s);
 int sqlst__rule_setting_list(struct store *st, store_setting_fn *fn, void *arg);
 int sqlst__rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count);
+
+int sqlst__patient_search(struct store *st, const struct store_patient_query *q,
+                          store_patient_fn *fn, void *arg);
+int sqlst__patient_count(struct store *st, const struct store_patient_query *q, int64_t *out);
+int sqlst__device_search(struct store *st, const struct store_device_query *q,
+                         store_device_row_fn *fn, void *arg);
+int sqlst__device_count(struct store *st, const struct store_device_query *q, int64_t *out);
+int sqlst__obs_search(struct store *st, const struct store_obs_query *q, store_obs_row_fn *fn,
+                      void *arg);
+int sqlst__obs_search_count(struct store *st, const struct store_obs_query *q, int64_t *out);
+int sqlst__alert_search(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
+                        void *arg);
+int sqlst__alert_count(struct store *st, const struct store_alert_query *q, int64_t *out);
+/* Finalizes the FHIR searches' cached statements (at close). */
+void sqlst__dyn_release(struct sqlst *db);
+/* Writes the EXPLAIN QUERY PLAN of store_obs_search(q), one detail line per plan row, into
+ * out (always NUL-terminated). For tests: the hot FHIR search must stay an index range. */
+int sqlst__obs_search_plan(struct store *st, const struct store_obs_query *q, char *out,
+                           size_t out_len);
 
 int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages);
 int sqlst__set_sync(struct store *st, bool full);

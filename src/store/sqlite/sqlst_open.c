@@ -328,6 +328,7 @@ static void sqlst_close(struct store *st)
     struct sqlst *db = sqlst__from(st);
     for (int i = 0; i < SQLST__COUNT; i++)
         sqlite3_finalize(db->stmt[i]);
+    sqlst__dyn_release(db);
     free(db->sort);
     free(db->latest_tab);
     free(db->latest_used);
@@ -517,6 +518,14 @@ const struct store_ops sqlst_ops = {
     .obs_count = sqlst__obs_count,
     .event_put_batch = sqlst__event_put_batch,
     .event_list = sqlst__event_list,
+    .patient_search = sqlst__patient_search,
+    .patient_count = sqlst__patient_count,
+    .device_search = sqlst__device_search,
+    .device_count = sqlst__device_count,
+    .obs_search = sqlst__obs_search,
+    .obs_search_count = sqlst__obs_search_count,
+    .alert_search = sqlst__alert_search,
+    .alert_count = sqlst__alert_count,
 };
 
 int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages)

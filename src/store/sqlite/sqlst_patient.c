@@ -6,21 +6,19 @@
 #include "core/hxtime.h"
 #include "store/sqlite/sqlst_int.h"
 
-#define PATIENT_COLS "id, mrn, name, birth_date, ward, location, created_us"
-
 const struct sqlst_sql sqlst__sql_patient[] = {
     {SQLST_PATIENT_ADD, "INSERT INTO patients(mrn, name, birth_date, ward, location, created_us)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-    {SQLST_PATIENT_GET, "SELECT " PATIENT_COLS " FROM patients WHERE id = ?1"},
-    {SQLST_PATIENT_GET_BY_MRN, "SELECT " PATIENT_COLS " FROM patients WHERE mrn = ?1"},
+    {SQLST_PATIENT_GET, "SELECT " SQLST_PATIENT_COLS " FROM patients WHERE id = ?1"},
+    {SQLST_PATIENT_GET_BY_MRN, "SELECT " SQLST_PATIENT_COLS " FROM patients WHERE mrn = ?1"},
     {SQLST_PATIENT_LIST_ALL,
-     "SELECT " PATIENT_COLS " FROM patients ORDER BY ward, location, name, id"},
+     "SELECT " SQLST_PATIENT_COLS " FROM patients ORDER BY ward, location, name, id"},
     {SQLST_PATIENT_LIST_WARD,
-     "SELECT " PATIENT_COLS " FROM patients WHERE ward = ?1 ORDER BY location, name, id"},
+     "SELECT " SQLST_PATIENT_COLS " FROM patients WHERE ward = ?1 ORDER BY location, name, id"},
 };
 const size_t sqlst__n_sql_patient = sizeof(sqlst__sql_patient) / sizeof(sqlst__sql_patient[0]);
 
-static void read_patient(sqlite3_stmt *s, struct patient *p)
+void sqlst__read_patient(sqlite3_stmt *s, struct patient *p)
 {
     p->id = sqlite3_column_int64(s, 0);
     sqlst__col_text(s, 1, p->mrn, sizeof(p->mrn));
@@ -56,7 +54,7 @@ static int get_one(struct sqlst *db, sqlite3_stmt *s, struct patient *out)
     int rc = sqlite3_step(s);
     int ret;
     if (rc == SQLITE_ROW) {
-        read_patient(s, out);
+        sqlst__read_patient(s, out);
         ret = 0;
     } else {
         ret = rc == SQLITE_DONE ? HX_ENOTFOUND : sqlst__err(db, rc);
@@ -90,7 +88,7 @@ int sqlst__patient_list(struct store *st, const char *ward, store_patient_fn *fn
     int rc, ret = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct patient p;
-        read_patient(s, &p);
+        sqlst__read_patient(s, &p);
         if ((ret = fn(arg, &p)) != 0)
             break;
     }
