@@ -62,6 +62,12 @@
 /* Rows per apply transaction at most: bounds how long a side job waits for the write
  * connection (a chunk of sorted rows dirties at most one leaf per row). */
 #define APPLY_CHUNK 2048u
+/* A batch is applied at most every APPLY_INTERVAL_US unless APPLY_BATCH_MIN rows wait: under
+ * load a batch then covers ~200 ms of readings, so each patient's leaf page is written about
+ * five times a second instead of once per reading, while an idle server applies a reading as
+ * soon as it is durable (the previous batch was long ago). */
+#define APPLY_INTERVAL_US INT64_C(200000)
+#define APPLY_BATCH_MIN   16384u
 /* Used when the configuration leaves the limits at 0 (tests building a cfg by hand). */
 #define WRITER_DEFAULT_BATCH_MAX 65536
 #define WRITER_DEFAULT_QUEUE_MAX 131072
@@ -123,6 +129,7 @@ struct store_writer {
     uint64_t apply_pend_seg; /* log segment of its newest record */
     bool apply_idle;         /* the apply thread waits on apply_cv */
     bool apply_stopping;     /* the apply thread exits once it has nothing left */
+    int64_t last_apply_us;   /* when the apply thread took its last batch (monotonic) */
     uint64_t applied_seg;    /* every record in segments below this is in the database */
     bool apply_failed;       /* the apply thread gave up on a batch at stop (log kept) */
     struct wjob *jobs;       /* side jobs to run, FIFO (head) */
@@ -410,27 +417,51 @@ static void apply_work(struct store_writer *w, uint64_t seg)
     uv_mutex_unlock(&w->mu);
 }
 
+/* Apply thread, mu held: waits until there is something to do now (jobs, a due batch of
+ * rows, or a stop). Returns whether to take the pending rows. */
+static bool apply_wait(struct store_writer *w)
+{
+    uint32_t batch_min = APPLY_BATCH_MIN < w->queue_max / 2 ? APPLY_BATCH_MIN : w->queue_max / 2;
+    for (;;) {
+        bool due = false;
+        int64_t wait_us = -1;
+        if (w->n_apply_pend) {
+            int64_t now = hx_time_mono_us(), at = w->last_apply_us + APPLY_INTERVAL_US;
+            due = w->apply_stopping || w->n_apply_pend >= batch_min || now >= at;
+            wait_us = at - now;
+        }
+        if (due || w->jobs || w->apply_stopping)
+            return due;
+        w->apply_idle = true;
+        if (wait_us > 0)
+            uv_cond_timedwait(&w->apply_cv, &w->mu, (uint64_t)wait_us * 1000);
+        else
+            uv_cond_wait(&w->apply_cv, &w->mu);
+        w->apply_idle = false;
+    }
+}
+
 static void apply_main(void *arg)
 {
     struct store_writer *w = arg;
     pthread_setname_np(pthread_self(), "store-apply");
     uv_mutex_lock(&w->mu);
     for (;;) {
-        while (w->n_apply_pend == 0 && !w->jobs && !w->apply_stopping) {
-            w->apply_idle = true;
-            uv_cond_wait(&w->apply_cv, &w->mu);
-            w->apply_idle = false;
-        }
+        bool take = apply_wait(w);
         if (w->n_apply_pend == 0 && !w->jobs)
             break; /* stopping and everything applied */
-        struct obs *t = w->apply_pend;
-        w->apply_pend = w->apply_work;
-        w->apply_work = t;
-        w->n_apply_work = w->n_apply_pend;
-        w->n_apply_pend = 0;
         uint64_t seg = w->apply_pend_seg;
+        if (take) {
+            struct obs *t = w->apply_pend;
+            w->apply_pend = w->apply_work;
+            w->apply_work = t;
+            w->n_apply_work = w->n_apply_pend;
+            w->n_apply_pend = 0;
+            w->last_apply_us = hx_time_mono_us();
+        }
         uv_mutex_unlock(&w->mu);
-        uv_cond_signal(&w->space_cv);
+        if (take)
+            uv_cond_signal(&w->space_cv);
         run_jobs(w);
         if (w->n_apply_work)
             apply_work(w, seg);
