@@ -33,6 +33,7 @@ static const struct cli_command commands[] = {
     {"alert", "list, acknowledge and resolve alerts", cmd_alert},
     {"rules", "clinical rule settings: protocols, overrides, escalation", cmd_rules},
     {"webhook", "notify other systems: webhooks, deliveries, dead letters", cmd_webhook},
+    {"audit", "the tamper-evident audit trail: verify, list, export", cmd_audit},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},
