@@ -378,3 +378,15 @@ def test_daemon_records_its_lifecycle_alerts_and_checkpoints(gateway):
     n = con.execute('SELECT count(*) FROM audit').fetchone()[0]
     con.close()
     assert n == len(got)
+
+
+def test_every_audit_subcommand_has_help(mh):
+    for cmd in (['audit'], ['audit', 'verify'], ['audit', 'list'], ['audit', 'export'],
+                ['audit', 'checkpoint']):
+        p = mh.run(*cmd, '--help', data_dir=False)
+        assert p.returncode == 0 and p.stdout.startswith('Usage: medhub audit'), cmd
+        assert p.stderr == ''
+    p = mh.run('audit', 'list', '--anchor', '1:' + '0' * 64, check=False)
+    assert p.returncode == 2 and '--anchor is not an option of this command' in p.stderr
+    p = mh.run('audit', 'frobnicate', check=False)
+    assert p.returncode == 2 and "unknown command 'frobnicate'" in p.stderr
