@@ -34,6 +34,7 @@ static const struct cli_command commands[] = {
     {"rules", "clinical rule settings: protocols, overrides, escalation", cmd_rules},
     {"webhook", "notify other systems: webhooks, deliveries, dead letters", cmd_webhook},
     {"fhir", "print the FHIR R4 JSON of a read or search (no server needed)", cmd_fhir},
+    {"audit", "the tamper-evident audit trail: verify, list, export", cmd_audit},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},

@@ -1,5 +1,6 @@
 /*
- * Alert persistence: every transition is queued on the loop and written as a side job of
+ * Alert persistence: every transition is queued on the loop and written, with its audit
+ * entry (actor system "rules", action alert.raised, alert.acknowledged, ...), as a side job of
  * the store writer thread (store_writer_submit_job: the writer's own connection, between two
  * observation commits, so alert writes never wait for SQLite's write lock behind the writer),
  * everything queued in one transaction, one job at a time. A failed write is put back at the
@@ -13,8 +14,11 @@
 #include "core/hxtime.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "security/audit.h"
 #include "store/writer.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <string.h>
 
 struct persist_job {
@@ -47,6 +51,42 @@ void alerts__persist(struct alerts *a, const struct alert *al, enum alert_event 
     alerts__persist_kick(a);
 }
 
+/* Store writer thread: appends the audit entry of one transition (actor system "rules"; the
+ * person behind an ack or resolve, or the escalation target, goes into details). No title,
+ * detail or value: they may carry readings. */
+static int audit_transition(struct store *st, const struct alerts__pending *p)
+{
+    char action[AUDIT_ACTION_MAX];
+    snprintf(action, sizeof(action), "alert.%s", alert_event_name(p->t.event));
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)p->a.id);
+    const char *who_key = p->t.event == ALERT_EV_ESCALATED ? "target" : "by";
+    json_t *d =
+        json_pack("{s:s, s:s, s:s}", "rule", p->a.rule, "severity",
+                  alert_severity_name(p->t.severity), "state", alert_state_name(p->a.state));
+    if (d && p->t.who[0])
+        json_object_set_new(d, who_key, json_string(p->t.who));
+    if (d && p->a.device_id)
+        json_object_set_new(d, "device_id", json_integer(p->a.device_id));
+    char *details = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(d);
+    if (!details)
+        return -ENOMEM;
+    struct audit_entry e = {
+        .actor_kind = AUDIT_ACTOR_SYSTEM,
+        .actor = "rules",
+        .action = action,
+        .outcome = AUDIT_SUCCESS,
+        .patient_id = p->a.patient_id,
+        .object_type = "alert",
+        .object_id = id,
+        .details = details,
+    };
+    int rc = audit_append(st, &e, NULL);
+    free(details);
+    return rc;
+}
+
 static int persist_work(struct store *st, void *arg)
 {
     struct persist_job *j = arg;
@@ -57,7 +97,16 @@ static int persist_work(struct store *st, void *arg)
         rows[i] = j->items[i].a;
         tr[i] = j->items[i].t;
     }
-    int rc = store_alert_save_batch(st, rows, tr, j->n);
+    /* The transitions and their audit entries in one transaction: both or neither. */
+    int rc = store_begin(st);
+    if (rc == 0)
+        rc = store_alert_save_batch(st, rows, tr, j->n);
+    for (size_t i = 0; rc == 0 && i < j->n; i++)
+        rc = audit_transition(st, &j->items[i]);
+    if (rc == 0)
+        rc = store_commit(st);
+    else
+        store_rollback(st);
     free(rows);
     free(tr);
     return rc;

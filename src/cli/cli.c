@@ -7,8 +7,10 @@
 #include "core/hxtime.h"
 #include "core/mem.h"
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -98,6 +100,54 @@ void cli_close(struct cli_ctx *ctx)
 int cli_store_fail(const char *action, int rc)
 {
     return cli_fail("%s failed: %s", action, hx_strerror(rc));
+}
+
+void cli_audit_actor(struct audit_entry *e)
+{
+    static char login[64]; /* main thread only */
+    uid_t uid = geteuid();
+    struct passwd *pw = getpwuid(uid);
+    if (pw && pw->pw_name && *pw->pw_name && strlen(pw->pw_name) < sizeof(login))
+        snprintf(login, sizeof(login), "%s", pw->pw_name);
+    else
+        snprintf(login, sizeof(login), "uid:%lu", (unsigned long)uid);
+    e->actor_kind = AUDIT_ACTOR_CLI;
+    e->actor_id = (int64_t)uid;
+    e->actor = login;
+    e->source = "local";
+}
+
+int cli_audit(struct cli_ctx *ctx, struct audit_entry *e)
+{
+    cli_audit_actor(e);
+    return audit_append(ctx->st, e, NULL);
+}
+
+int cli_end(struct cli_ctx *ctx, int rc)
+{
+    if (rc < 0) {
+        store_rollback(ctx->st);
+        return rc;
+    }
+    if ((rc = store_commit(ctx->st)) < 0)
+        return rc;
+    struct audit_policy p;
+    audit_policy_from_cfg(&p, &ctx->cfg);
+    int crc = audit_checkpoint(ctx->st, &p, NULL, false, NULL, NULL); /* by system "audit" */
+    if (crc < 0)
+        fprintf(stderr, "medhub: warning: audit checkpoint not written: %s\n", hx_strerror(crc));
+    return 0;
+}
+
+char *cli_details(json_t *j)
+{
+    if (!j)
+        return NULL;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!s)
+        abort(); /* jansson fails only on OOM */
+    return s;
 }
 
 void table_init(struct table *t, int n_cols, const char *const *headers)

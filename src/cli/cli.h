@@ -9,6 +9,7 @@
 #define MEDHUB_CLI_CLI_H
 
 #include "core/cfg.h"
+#include "security/audit.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -72,6 +73,27 @@ void cli_close(struct cli_ctx *ctx);
 
 /* Reports a store error for action ("adding patient") and returns CLI_EXIT_FAIL. */
 int cli_store_fail(const char *action, int rc);
+
+/*
+ * Audited changes (docs/audit.md): a command that changes data does it in one transaction
+ * with its audit entry,
+ *     rc = store_begin(ctx.st);  ...the change...;  rc = cli_audit(&ctx, &e);
+ *     rc = cli_end(&ctx, rc);
+ * The actor is the OS user running the command (kind "cli", the effective uid and its login
+ * name, source "local"): the one identity the operating system vouches for. A name given with
+ * --by is a claim and goes into details.
+ */
+/* Fills e's actor fields for this process. */
+void cli_audit_actor(struct audit_entry *e);
+/* Appends e, with the actor filled in, inside the transaction open on ctx->st. */
+int cli_audit(struct cli_ctx *ctx, struct audit_entry *e);
+/* Ends the transaction open on ctx->st: commits when rc is 0, else rolls back. After a
+ * commit, writes an audit checkpoint if one is due (a failure there is reported on stderr,
+ * not returned: the change is committed). Returns rc, or the commit's error. */
+int cli_end(struct cli_ctx *ctx, int rc);
+/* JSON text of j, compact, keys in insertion order, for audit details (takes j; returns
+ * owned, free with free(); NULL only when j is NULL). */
+char *cli_details(json_t *j);
 
 /* Simple column-aligned text tables. Cells are copied. */
 struct table {
@@ -143,6 +165,7 @@ int cmd_alert(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 int cmd_fhir(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 /* medhub device cert (cmd_device_cert.c): issue a TLS client certificate. */
 int device_cert_cmd(int argc, char **argv);
 /* medhub device send / device commands (cmd_device_send.c): commands to devices. */

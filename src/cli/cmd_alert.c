@@ -1,7 +1,8 @@
 /*
  * medhub alert list|show|ack|resolve: alert episodes as the daemon's rules raised them.
  * ack and resolve queue an action that the running daemon applies (it owns alert state and
- * escalation) and wait for its result. Layer: cli. Thread: main.
+ * escalation) and wait for its result; the request is recorded in the audit trail
+ * (alert.ack, alert.resolve) with the queued action. Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
 #include "core/err.h"
@@ -338,7 +339,25 @@ static int act(int argc, char **argv, bool resolve)
         cli_close(&ctx);
         return cli_fail("alert %lld is already resolved", (long long)id);
     }
-    if ((rc = store_alert_action_add(ctx.st, &x)) < 0) {
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_alert_action_add(ctx.st, &x);
+    if (rc == 0) {
+        /* The request, when it is made; the daemon records the transition it applies
+         * (alert.acknowledged, alert.resolved). The note is free text: not recorded. */
+        char aid[24];
+        snprintf(aid, sizeof(aid), "%lld", (long long)id);
+        char *details =
+            cli_details(json_pack("{s:s, s:I}", "by", x.who, "action_id", (json_int_t)x.id));
+        struct audit_entry e = {.action = resolve ? "alert.resolve" : "alert.ack",
+                                .patient_id = a.patient_id,
+                                .object_type = "alert",
+                                .object_id = aid,
+                                .details = details};
+        rc = cli_audit(&ctx, &e);
+        free(details);
+    }
+    if ((rc = cli_end(&ctx, rc)) < 0) {
         cli_close(&ctx);
         return cli_store_fail("queueing the action", rc);
     }

@@ -1,8 +1,9 @@
 /*
  * medhub device add|list|show|assign|unassign|disable|enable: device enrolment and
  * assignment on the data directory. `device add` generates a 256-bit secret, prints it once
- * and stores only its keyed hash (HMAC-SHA-256 with the server key).
- * Layer: cli. Thread: main.
+ * and stores only its keyed hash (HMAC-SHA-256 with the server key). Every change is recorded
+ * in the audit trail in its own transaction (device.create, device.assign, device.unassign,
+ * device.disable, device.enable). Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
 #include "core/err.h"
@@ -99,6 +100,22 @@ static int load_patient(struct cli_ctx *ctx, const char *mrn, struct patient *p)
     return 0;
 }
 
+/* Appends the audit entry of a change to device d inside the open transaction (patient_id 0
+ * when none; details taken, may be NULL). */
+static int audit_device(struct cli_ctx *ctx, const char *action, const struct device *d,
+                        int64_t patient_id, json_t *details)
+{
+    char *text = cli_details(details);
+    struct audit_entry e = {.action = action,
+                            .patient_id = patient_id,
+                            .object_type = "device",
+                            .object_id = d->uid,
+                            .details = text};
+    int rc = cli_audit(ctx, &e);
+    free(text);
+    return rc;
+}
+
 static int resolve_at(const char *cmd, const char *at, int64_t *out)
 {
     *out = hx_time_now_us();
@@ -164,9 +181,16 @@ static int device_add(int argc, char **argv)
     }
     sec_secret_hash(key, secret, strlen(secret), d.secret_hash);
     memset(key, 0, sizeof(key));
-    rc = store_device_add(ctx.st, &d);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_device_add(ctx.st, &d);
     if (rc == 0 && a.patient)
         rc = store_device_assign(ctx.st, d.id, p.id, hx_time_now_us());
+    if (rc == 0)
+        rc = audit_device(
+            &ctx, "device.create", &d, a.patient ? p.id : 0,
+            json_pack("{s:s, s:s*}", "kind", d.kind, "model", *d.model ? d.model : NULL));
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc == HX_EEXIST)
         return cli_fail("a device with ID '%s' already exists", d.uid);
@@ -387,7 +411,14 @@ static int device_assign(int argc, char **argv)
         cli_close(&ctx);
         return rc;
     }
-    int src = store_device_assign(ctx.st, d.id, p.id, at);
+    char when[40];
+    hx_time_format_rfc3339(at, when, sizeof(when));
+    int src = store_begin(ctx.st);
+    if (src == 0)
+        src = store_device_assign(ctx.st, d.id, p.id, at);
+    if (src == 0)
+        src = audit_device(&ctx, "device.assign", &d, p.id, json_pack("{s:s}", "at", when));
+    src = cli_end(&ctx, src);
     cli_close(&ctx);
     if (src < 0)
         return cli_store_fail("assigning the device", src);
@@ -418,7 +449,17 @@ static int device_unassign(int argc, char **argv)
         cli_close(&ctx);
         return rc;
     }
-    int src = store_device_unassign(ctx.st, d.id, at);
+    char when[40];
+    hx_time_format_rfc3339(at, when, sizeof(when));
+    int64_t pid = 0;
+    int src = store_begin(ctx.st);
+    if (src == 0)
+        src = store_device_patient_at(ctx.st, d.id, at, &pid); /* whose assignment ends */
+    if (src == 0)
+        src = store_device_unassign(ctx.st, d.id, at);
+    if (src == 0)
+        src = audit_device(&ctx, "device.unassign", &d, pid, json_pack("{s:s}", "at", when));
+    src = cli_end(&ctx, src);
     cli_close(&ctx);
     if (src == HX_ENOTFOUND)
         return cli_fail("device '%s' is not assigned to anyone", d.uid);
@@ -445,7 +486,15 @@ static int set_status(const char *cmd, const char *help, int argc, char **argv,
         cli_close(&ctx);
         return rc;
     }
-    int src = store_device_set_status(ctx.st, d.id, status);
+    int src = store_begin(ctx.st);
+    if (src == 0)
+        src = store_device_set_status(ctx.st, d.id, status);
+    if (src == 0)
+        src = audit_device(&ctx, status == DEV_STATUS_DISABLED ? "device.disable" : "device.enable",
+                           &d, 0,
+                           json_pack("{s:s, s:s}", "from", dev_status_name(d.status), "to",
+                                     dev_status_name(status)));
+    src = cli_end(&ctx, src);
     cli_close(&ctx);
     if (src < 0)
         return cli_store_fail("changing the device status", src);

@@ -1,8 +1,8 @@
 /*
  * medhub device cert ID: issues a TLS client certificate (CN = device id) for an enrolled
  * device from the device CA in <data-dir>/tls/ (created on first use), and writes ID.crt,
- * ID.key (0600) and ca.crt into an output directory without overwriting anything.
- * Layer: cli. Thread: main.
+ * ID.key (0600) and ca.crt into an output directory without overwriting anything; recorded
+ * in the audit trail as device.cert. Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
 #include "core/err.h"
@@ -69,23 +69,39 @@ int device_cert_cmd(int argc, char **argv)
 
     struct cli_ctx ctx;
     int rc;
-    if ((rc = cli_open(&ctx, &o, STORE_OPEN_READONLY)))
+    if ((rc = cli_open(&ctx, &o, 0)))
         return rc;
     struct device d;
     rc = store_device_get(ctx.st, id, &d);
-    cli_close(&ctx);
-    if (rc == HX_ENOTFOUND)
-        return cli_fail("no device with ID '%s' (see 'medhub device list')", id);
-    if (rc < 0)
-        return cli_store_fail("reading the device", rc);
+    if (rc < 0) {
+        cli_close(&ctx);
+        return rc == HX_ENOTFOUND
+                   ? cli_fail("no device with ID '%s' (see 'medhub device list')", id)
+                   : cli_store_fail("reading the device", rc);
+    }
 
     char err[1024] = "";
-    if (sec_ca_ensure(ctx.cfg.data_dir, NULL, 0, err, sizeof(err)) < 0)
-        return cli_fail("%s", err);
     char crt[PATH_MAX + 80], key[PATH_MAX + 80], ca[PATH_MAX + 80];
-    if (sec_ca_issue_device_ex(ctx.cfg.data_dir, id, out_abs, crt, key, ca, sizeof(crt), err,
-                               sizeof(err)) < 0)
+    if (sec_ca_ensure(ctx.cfg.data_dir, NULL, 0, err, sizeof(err)) < 0 ||
+        sec_ca_issue_device_ex(ctx.cfg.data_dir, id, out_abs, crt, key, ca, sizeof(crt), err,
+                               sizeof(err)) < 0) {
+        cli_close(&ctx);
         return cli_fail("%s", err);
+    }
+    /* A credential was issued: recorded once it exists (no data row changes with it). */
+    char *details = cli_details(json_pack("{s:i}", "days", SEC_DEVICE_DAYS));
+    struct audit_entry e = {
+        .action = "device.cert", .object_type = "device", .object_id = d.uid, .details = details};
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = cli_audit(&ctx, &e);
+    rc = cli_end(&ctx, rc);
+    free(details);
+    cli_close(&ctx);
+    if (rc < 0)
+        return cli_fail("the certificate was issued but could not be recorded in the audit "
+                        "trail: %s",
+                        hx_strerror(rc));
     if (o.json) {
         cli_print_json(
             json_pack("{s:s, s:s, s:s, s:s}", "id", id, "cert", crt, "key", key, "ca", ca));

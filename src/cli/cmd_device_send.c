@@ -1,7 +1,8 @@
 /*
  * medhub device send ID JSON: queues a command for a device (a row in the commands table)
- * and waits a little for the MQTT gateway to deliver it; medhub device commands ID lists a
- * device's commands and where each one is. Layer: cli. Thread: main.
+ * and waits a little for the MQTT gateway to deliver it (recorded in the audit trail as
+ * device.command, without the payload); medhub device commands ID lists a device's commands
+ * and where each one is. Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
 #include "core/err.h"
@@ -199,7 +200,22 @@ int device_send_cmd(int argc, char **argv)
         .retain = retain,
         .expires_us = hx_time_now_us() + (int64_t)expires * 1000000,
     };
-    rc = store_command_add(ctx.st, &cmd);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_command_add(ctx.st, &cmd);
+    if (rc == 0) {
+        /* Not the payload: it may carry anything. */
+        char *details = cli_details(json_pack(
+            "{s:I, s:i, s:b, s:I, s:I}", "command_id", (json_int_t)cmd.id, "qos", (int)qos,
+            "retain", retain, "bytes", (json_int_t)len, "expires_s", (json_int_t)expires));
+        struct audit_entry e = {.action = "device.command",
+                                .object_type = "device",
+                                .object_id = d.uid,
+                                .details = details};
+        rc = cli_audit(&ctx, &e);
+        free(details);
+    }
+    rc = cli_end(&ctx, rc);
     free(owned);
     if (rc < 0) {
         cli_close(&ctx);

@@ -350,7 +350,23 @@ static int obs_add(int argc, char **argv)
         .status = OBS_STATUS_FINAL,
     };
     size_t inserted = 0;
-    src = store_obs_put_batch(ctx.st, &ob, 1, &inserted);
+    src = store_begin(ctx.st);
+    if (src == 0)
+        src = store_obs_put_batch(ctx.st, &ob, 1, &inserted);
+    if (src == 0 && inserted) {
+        /* The reading's code and time, not its value. */
+        char t[40];
+        hx_time_format_rfc3339(when, t, sizeof(t));
+        char *details = cli_details(
+            json_pack("{s:s, s:s, s:s*}", "code", code->loinc, "time", t, "device", device));
+        struct audit_entry e = {.action = "obs.create",
+                                .patient_id = p.id,
+                                .object_type = "observation",
+                                .details = details};
+        src = cli_audit(&ctx, &e);
+        free(details);
+    }
+    src = cli_end(&ctx, src);
     cli_close(&ctx);
     if (src < 0)
         return cli_store_fail("storing the reading", src);

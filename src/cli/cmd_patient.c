@@ -1,6 +1,6 @@
 /*
- * medhub patient add|list|show: patient records on the data directory.
- * Layer: cli. Thread: main.
+ * medhub patient add|list|show: patient records on the data directory; add is recorded in the
+ * audit trail (patient.create) in the same transaction. Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
 #include "core/err.h"
@@ -36,7 +36,8 @@ static const char add_help[] =
     "Usage: medhub patient add --mrn MRN --name NAME [--birth-date YYYY-MM-DD] [--ward WARD]\n"
     "                          [--location BED] [--data-dir DIR] [--json]\n"
     "\n"
-    "Adds a patient. The MRN (medical record number) must be unique.\n";
+    "Adds a patient. The MRN (medical record number) must be unique. Recorded in the audit\n"
+    "trail as patient.create (medhub audit list).\n";
 
 static int patient_add(int argc, char **argv)
 {
@@ -100,7 +101,19 @@ static int patient_add(int argc, char **argv)
     struct cli_ctx ctx;
     if ((rc = cli_open(&ctx, &o, 0)))
         return rc;
-    int src = store_patient_add(ctx.st, &p);
+    int src = store_begin(ctx.st);
+    if (src == 0)
+        src = store_patient_add(ctx.st, &p);
+    if (src == 0) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)p.id);
+        struct audit_entry e = {.action = "patient.create",
+                                .patient_id = p.id,
+                                .object_type = "patient",
+                                .object_id = id};
+        src = cli_audit(&ctx, &e);
+    }
+    src = cli_end(&ctx, src);
     cli_close(&ctx);
     if (src == HX_EEXIST)
         return cli_fail("a patient with MRN '%s' already exists", p.mrn);

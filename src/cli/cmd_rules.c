@@ -1,7 +1,8 @@
 /*
  * medhub rules show|set|unset|protocols: the clinical rule settings (care protocols,
  * per-patient overrides, device-kind intervals, escalation). Settings are validated here
- * with the same parser the daemon uses, stored, and picked up by the running daemon within a
+ * with the same parser the daemon uses, stored (all of one command in one transaction, each
+ * with its audit entry: rules.set, rules.unset), and picked up by the running daemon within a
  * second or two. Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
@@ -138,8 +139,12 @@ static int validate(const char *scope, const char *key, const char *value, char 
     return rules_config_apply(&c, key, value, err, err_len);
 }
 
-static int check_scope(struct cli_ctx *ctx, const char *cmd, const struct scope_args *s)
+/* Checks the scope; OUT: *patient_id (may be NULL) the patient's id for --patient, else 0. */
+static int check_scope(struct cli_ctx *ctx, const char *cmd, const struct scope_args *s,
+                       int64_t *patient_id)
 {
+    if (patient_id)
+        *patient_id = 0;
     if (!s->scope)
         return cli_usage_error(cmd, "say where: --global, --patient MRN or --kind KIND");
     if (strcmp(s->scope, "patient") == 0) {
@@ -148,8 +153,32 @@ static int check_scope(struct cli_ctx *ctx, const char *cmd, const struct scope_
         if (rc < 0)
             return rc == HX_ENOTFOUND ? cli_fail("no patient with MRN '%s'", s->scope_id)
                                       : cli_store_fail("reading the patient", rc);
+        if (patient_id)
+            *patient_id = p.id;
     }
     return 0;
+}
+
+/* Appends the audit entry of one setting change inside the open transaction. The object is
+ * scope:id:key, with the patient's internal id rather than the MRN. */
+static int audit_setting(struct cli_ctx *ctx, const struct rule_setting *r, int64_t patient_id,
+                         bool unset, const char *claimed_by)
+{
+    char obj[AUDIT_OBJID_MAX], pid[24];
+    snprintf(pid, sizeof(pid), "%lld", (long long)patient_id);
+    snprintf(obj, sizeof(obj), "%.15s:%.63s:%.63s", r->scope, patient_id ? pid : r->scope_id,
+             r->key);
+    char *details =
+        cli_details(json_pack("{s:s, s:s, s:s*, s:s*}", "scope", r->scope, "key", r->key, "value",
+                              unset ? NULL : r->value, "by", claimed_by));
+    struct audit_entry e = {.action = unset ? "rules.unset" : "rules.set",
+                            .patient_id = patient_id,
+                            .object_type = "rule_setting",
+                            .object_id = obj,
+                            .details = details};
+    int rc = cli_audit(ctx, &e);
+    free(details);
+    return rc;
 }
 
 static int rules_set(int argc, char **argv, bool unset)
@@ -193,25 +222,31 @@ static int rules_set(int argc, char **argv, bool unset)
     struct cli_ctx ctx;
     if ((rc = cli_open(&ctx, &o, 0)))
         return rc;
-    if ((rc = check_scope(&ctx, cmd, &s))) {
+    int64_t patient_id = 0;
+    if ((rc = check_scope(&ctx, cmd, &s, &patient_id))) {
         cli_close(&ctx);
         return rc;
     }
-    for (int i = 0; i < n; i++) {
+    /* All of them or none, each with its audit entry. */
+    int i = 0;
+    rc = store_begin(ctx.st);
+    for (; rc == 0 && i < n; i++) {
         set[i].updated_us = hx_time_now_us();
         rc = store_rule_setting_set(ctx.st, &set[i]);
-        if (rc == HX_ENOTFOUND && unset) {
-            cli_close(&ctx);
-            return cli_fail("no setting '%s' for %s %s", set[i].key, s.scope, s.scope_id);
-        }
-        if (rc < 0) {
-            cli_close(&ctx);
-            return cli_store_fail("storing the setting", rc);
-        }
+        if (rc == 0)
+            rc = audit_setting(&ctx, &set[i], patient_id, unset, s.by);
+        if (rc < 0)
+            break;
+    }
+    rc = cli_end(&ctx, rc);
+    cli_close(&ctx);
+    if (rc == HX_ENOTFOUND && unset)
+        return cli_fail("no setting '%s' for %s %s", set[i].key, s.scope, s.scope_id);
+    if (rc < 0)
+        return cli_store_fail("storing the setting", rc);
+    for (i = 0; i < n; i++)
         printf("%s %s%s%s%s%s\n", unset ? "removed" : "set", s.scope, s.scope_id[0] ? " " : "",
                s.scope_id, " ", set[i].key);
-    }
-    cli_close(&ctx);
     return CLI_EXIT_OK;
 }
 
@@ -336,7 +371,7 @@ static int rules_show(int argc, char **argv)
     if ((rc = cli_open(&ctx, &o, STORE_OPEN_READONLY)))
         return rc;
     if (s.patient) {
-        if ((rc = check_scope(&ctx, "rules show", &s))) {
+        if ((rc = check_scope(&ctx, "rules show", &s, NULL))) {
             cli_close(&ctx);
             return rc;
         }

@@ -2,7 +2,8 @@
  * medhub webhook add|list|remove|deliveries|retry|test: manages webhooks and their delivery
  * queue in the data directory. The running daemon (src/notify/webhook.c) sends what is
  * queued; these commands only read and write rows, so they work whether or not it runs.
- * Layer: cli. Thread: main.
+ * Changes are recorded in the audit trail (webhook.create, webhook.remove, webhook.retry,
+ * webhook.test) in their transaction. Layer: cli. Thread: main.
  */
 #include "cli/cli.h"
 #include "core/err.h"
@@ -155,6 +156,19 @@ static int parse_args(const char *cmd, const char *help, int argc, char **argv, 
             return prc_;                                                                           \
     } while (0)
 
+/* Appends the audit entry of a change to webhook name (details taken, may be NULL) inside the
+ * open transaction. Never the secret, nor the URL's path and query (receivers often put a
+ * token there): its host only. */
+static int audit_webhook(struct cli_ctx *ctx, const char *action, const char *name, json_t *details)
+{
+    char *text = cli_details(details);
+    struct audit_entry e = {
+        .action = action, .object_type = "webhook", .object_id = name, .details = text};
+    int rc = cli_audit(ctx, &e);
+    free(text);
+    return rc;
+}
+
 static const char *state_name(enum store_delivery_state s)
 {
     switch (s) {
@@ -235,7 +249,14 @@ static int webhook_add(int argc, char **argv)
         memset(w.secret, 0, sizeof(w.secret));
         return rc;
     }
-    rc = store_webhook_add(ctx.st, &w);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_webhook_add(ctx.st, &w);
+    if (rc == 0)
+        rc = audit_webhook(
+            &ctx, "webhook.create", w.name,
+            json_pack("{s:s, s:s}", "host", url.host, "min_severity", alert_severity_name(sev)));
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     memset(w.secret, 0, sizeof(w.secret));
     if (rc < 0) {
@@ -308,7 +329,13 @@ static int webhook_remove(int argc, char **argv)
     if ((rc = cli_open(&ctx, &a.o, 0)))
         return rc;
     size_t n_dead = 0;
-    rc = store_webhook_remove(ctx.st, a.pos[0], hx_time_now_us(), &n_dead);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_webhook_remove(ctx.st, a.pos[0], hx_time_now_us(), &n_dead);
+    if (rc == 0)
+        rc = audit_webhook(&ctx, "webhook.remove", a.pos[0],
+                           json_pack("{s:I}", "dead", (json_int_t)n_dead));
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc == HX_ENOTFOUND)
         return cli_fail("no webhook named '%s' (see 'medhub webhook list')", a.pos[0]);
@@ -439,9 +466,14 @@ static int webhook_retry(int argc, char **argv)
         return cli_fail("delivery %" PRId64 " cannot be retried: its webhook was removed", id);
     }
     int64_t now = hx_time_now_us();
-    if (rc == 0)
+    if (rc == 0 && (rc = store_begin(ctx.st)) == 0) {
         rc = store_delivery_retry(ctx.st, id, now,
                                   now + (int64_t)ctx.cfg.webhook.expire_s * HX_USEC_PER_SEC);
+        if (rc == 0)
+            rc = audit_webhook(&ctx, "webhook.retry", c.webhook,
+                               json_pack("{s:I}", "delivery_id", (json_int_t)id));
+        rc = cli_end(&ctx, rc);
+    }
     if (rc == 0)
         rc = store_delivery_get(ctx.st, id, copy_delivery, &c);
     cli_close(&ctx);
@@ -494,7 +526,14 @@ static int webhook_test(int argc, char **argv)
         .expires_us = now + (int64_t)ctx.cfg.webhook.expire_s * HX_USEC_PER_SEC,
     };
     int64_t id = 0;
-    rc = body ? store_delivery_add(ctx.st, &n, NULL, &id) : -ENOMEM;
+    rc = body ? store_begin(ctx.st) : -ENOMEM;
+    if (rc == 0) {
+        rc = store_delivery_add(ctx.st, &n, NULL, &id);
+        if (rc == 0)
+            rc = audit_webhook(&ctx, "webhook.test", w.name,
+                               json_pack("{s:I}", "delivery_id", (json_int_t)id));
+        rc = cli_end(&ctx, rc);
+    }
     free(body);
     struct dcopy c = {0};
     int64_t deadline = now + (int64_t)a.wait_s * HX_USEC_PER_SEC;

@@ -70,6 +70,13 @@ struct cfg_webhook {
     char ca_file[CFG_PATH_MAX];  /* webhook.ca_file: extra trusted CAs (PEM); "" for none */
 };
 
+/* [audit] the audit trail's checkpoints (src/security/audit.h, docs/audit.md). */
+struct cfg_audit {
+    uint32_t checkpoint_entries;    /* audit.checkpoint_entries: entries between checkpoints */
+    uint32_t checkpoint_interval_s; /* audit.checkpoint_interval_s: longest gap, seconds */
+    char anchor_file[CFG_PATH_MAX]; /* audit.anchor_file: append-only copy of checkpoints */
+};
+
 struct cfg {
     char data_dir[CFG_PATH_MAX];        /* from --data-dir, MEDHUB_DATA_DIR or ./medhub-data */
     struct cfg_listener mqtt;           /* [mqtt] */
@@ -84,6 +91,7 @@ struct cfg {
         char client_ca[CFG_PATH_MAX]; /* tls.client_ca, default <data-dir>/tls/device-ca.crt */
     } tls;
     struct cfg_webhook webhook; /* [webhook] */
+    struct cfg_audit audit;     /* [audit] */
     struct {
         enum log_level level; /* log.level */
     } log;

@@ -15,6 +15,7 @@
 #include "ingest/registry.h"
 #include "mqtt/mqtt.h"
 #include "notify/webhook.h"
+#include "security/audit.h"
 #include "security/secret.h"
 #include "store/writer.h"
 
@@ -35,6 +36,7 @@ struct server {
     struct mqtt_server *mqtt;    /* owned; MQTT gateway, freed after the loop */
     struct alerts *alerts;       /* owned; rules and alerts, freed after the loop */
     struct webhooks *webhooks;   /* owned; webhook deliveries, freed after the loop */
+    struct audit_service *audit; /* owned; lifecycle entries, checkpoints; freed after the loop */
     int lock_fd;                 /* data directory lock */
     bool stopping;               /* drain started */
 };
@@ -70,7 +72,8 @@ void server_stop(struct server *srv)
     alerts_stop(srv->alerts); /* no more readings: write the last transitions */
     reg_stop(srv->reg);
     ingest_stop(srv->ingest);
-    webhooks_stop(srv->webhooks); /* abandons attempts in flight; stores what it holds */
+    webhooks_stop(srv->webhooks);   /* abandons attempts in flight; stores what it holds */
+    audit_service_stop(srv->audit); /* queues server.stop and a last checkpoint check */
     if (srv->writer) {
         store_writer_stop(srv->writer); /* flushes, logs its totals */
         srv->writer = NULL;
@@ -141,9 +144,15 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         memset(key, 0, sizeof(key));
         goto out_loop;
     }
+    struct audit_policy audit_policy;
+    audit_policy_from_cfg(&audit_policy, cfg);
+    rc = audit_service_start(&srv.audit, &srv.loop, srv.writer, &audit_policy);
+    if (rc < 0)
+        snprintf(err, sizeof(err), "cannot start the audit service: %s", hx_strerror(rc));
     /* The device registry: loaded once here (blocking is fine before the loop runs), then
      * refreshed every REG_REFRESH_MS on a worker. */
-    rc = reg_new(&srv.reg, &srv.loop, &cfg->storage, err, sizeof(err));
+    if (rc == 0)
+        rc = reg_new(&srv.reg, &srv.loop, &cfg->storage, err, sizeof(err));
     if (rc == 0)
         rc = reg_refresh_start(srv.reg, REG_REFRESH_MS);
     if (rc == 0) {
@@ -179,6 +188,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
     webhooks_free(srv.webhooks);
+    audit_service_free(srv.audit);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
     rc = uv_loop_close(&srv.loop);
@@ -197,12 +207,14 @@ out_stop:
     reg_stop(srv.reg);
     ingest_stop(srv.ingest);
     webhooks_stop(srv.webhooks);
+    audit_service_stop(srv.audit);
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
     webhooks_free(srv.webhooks);
+    audit_service_free(srv.audit);
     ingest_free(srv.ingest);
     reg_free(srv.reg);
 out_loop:

@@ -313,6 +313,11 @@ void store_rollback(struct store *st)
     st->ops->rollback(st);
 }
 
+bool store_in_transaction(struct store *st)
+{
+    return st->ops->in_transaction(st);
+}
+
 static bool text_fits(const char *s, size_t cap)
 {
     return s && *s && strnlen(s, cap) < cap;
@@ -514,4 +519,34 @@ int store_alert_count(struct store *st, const struct store_alert_query *q, int64
     if (!is_alert_query_ok(q))
         return HX_EINVAL;
     return st->ops->alert_count(st, q, out);
+}
+
+int store_audit_append(struct store *st, const struct store_audit_row *r)
+{
+    const char *const text[] = {r->actor_kind, r->actor,  r->action,  r->outcome,   r->object_type,
+                                r->object_id,  r->source, r->details, r->prev_hash, r->hash};
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+        if (!text[i])
+            return HX_EINVAL;
+    if (r->seq <= 0)
+        return HX_EINVAL;
+    return st->ops->audit_append(st, r);
+}
+
+int store_audit_head(struct store *st, struct store_audit_head *out)
+{
+    memset(out, 0, sizeof(*out));
+    return st->ops->audit_head(st, out);
+}
+
+int store_audit_last(struct store *st, const char *action, struct store_audit_head *out)
+{
+    memset(out, 0, sizeof(*out));
+    return st->ops->audit_last(st, action, out);
+}
+
+int store_audit_scan(struct store *st, const struct store_audit_filter *f, store_audit_fn *fn,
+                     void *arg)
+{
+    return st->ops->audit_scan(st, f, fn, arg);
 }

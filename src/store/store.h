@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Highest schema version this binary knows (see store/migrate/). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 6
 
 enum store_open_flags {
     STORE_OPEN_CREATE = 1u << 0,   /* create the database if missing (medhub init) */
@@ -58,11 +58,19 @@ void store_close(struct store *st);
 const char *store_engine_version(enum cfg_backend backend);
 
 /* An explicit transaction around several calls (one commit, one fsync, one hold of the
- * database's write lock instead of one per call). Calls that open their own transaction
- * (the *_batch ones) must not be made inside one. rollback is a no-op outside one. */
+ * database's write lock instead of one per call), and the way to make a change and its audit
+ * entry atomic (security/audit.h). begin takes the write lock at once (BEGIN IMMEDIATE), so
+ * reads inside see the latest committed state; a second begin inside one fails. Calls that
+ * write several rows in their own transaction (the *_batch ones, store_device_assign,
+ * store_webhook_remove, store_delivery_claim) join the caller's transaction when made inside
+ * one: still all or nothing (a failed call undoes only its own rows and the caller decides),
+ * committed by the caller's store_commit (store_delivery_claim then calls back before that
+ * commit). rollback is a no-op outside one. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* True between store_begin and store_commit/store_rollback. */
+bool store_in_transaction(struct store *st);
 
 /* Copies what the write-ahead log holds into the database file: PASSIVE (never waits for the
  * writer; copies what it can) or, with truncate, waits for the writer and readers and
@@ -525,5 +533,69 @@ int store_alert_search(struct store *st, const struct store_alert_query *q, stor
 int store_alert_count(struct store *st, const struct store_alert_query *q, int64_t *out);
 /* True when the patient belongs to the scope (a WARDS scope compares p->ward). */
 bool store_scope_has_patient(const struct store_scope *scope, const struct patient *p);
+/* ---- The audit trail (rows only: security/audit.h builds, chains and checks them) --------- */
+
+/* Hash text buffers: 64 lower-case hex digits of a SHA-256 + NUL. */
+#define STORE_AUDIT_HASH_HEX 65
+
+/* One audit entry as stored. Every string is NUL-terminated; store_audit_append borrows
+ * them for the call, store_audit_scan lends them for the callback's duration. */
+struct store_audit_row {
+    int64_t seq;             /* 1, 2, 3, ... without gaps: the chain's order */
+    int64_t time_us;         /* when appended, UTC */
+    const char *actor_kind;  /* "user", "token", "device", "system", "cli" */
+    int64_t actor_id;        /* users.id, devices.id, OS uid, ...; 0 when none */
+    const char *actor;       /* user or token name, device uid, OS login, "rules" */
+    const char *action;      /* "patient.create", "login.failure", ... */
+    const char *outcome;     /* "success", "denied", "failure" */
+    bool has_patient;        /* patient_id is set (stored NULL otherwise) */
+    int64_t patient_id;      /* patients.id the entry concerns */
+    const char *object_type; /* "patient", "device", "alert", ...; "" when none */
+    const char *object_id;   /* that object's id as text; "" when none */
+    const char *source;      /* network address, "local" (CLI) or "" */
+    const char *details;     /* a JSON object (text) */
+    bool break_glass;        /* emergency access */
+    const char *prev_hash;   /* the previous entry's hash (64 zeros for entry 1) */
+    const char *hash;        /* SHA-256 over the canonical serialization (security/audit.h) */
+    bool malformed;          /* scan only: a column holds a type or bytes no append writes
+                              * (text with a NUL inside, a NULL, a real): tampering */
+};
+
+/* The newest entry (or the newest with an action). seq 0 and hash "" when there is none. */
+struct store_audit_head {
+    int64_t seq;                     /* 0 when none */
+    int64_t time_us;                 /* its time */
+    char hash[STORE_AUDIT_HASH_HEX]; /* its hash text (cut to 64 bytes) */
+};
+
+/* Which entries store_audit_scan returns (zero-initialise for all, oldest first). */
+struct store_audit_filter {
+    int64_t after_seq;     /* only seq > after_seq */
+    int64_t before_seq;    /* only seq < before_seq; 0: no bound */
+    int64_t since_us;      /* only time_us >= since_us; 0: no bound */
+    int64_t until_us;      /* only time_us < until_us; 0: no bound */
+    int64_t patient_id;    /* only this patient (index audit_patient); 0: any */
+    const char *actor;     /* only this actor name; NULL: any */
+    const char *action;    /* only actions matching this GLOB pattern ("alert.*"); NULL: any */
+    const char *prev_hash; /* only entries with this prev_hash; NULL: any */
+    size_t limit;          /* at most this many; 0: no limit */
+    bool newest_first;     /* seq descending instead of ascending */
+};
+
+typedef int store_audit_fn(void *arg, const struct store_audit_row *r);
+
+/* Inserts r as is (seq, prev_hash and hash included): for security/audit.c, which computes
+ * them inside the caller's transaction. The database refuses (HX_EDENIED) a seq that is not
+ * the head's + 1 or a prev_hash that is not the head's hash, and every UPDATE or DELETE of an
+ * entry (triggers). Errors: HX_EDENIED, HX_EEXIST, HX_EFULL, HX_EREADONLY, HX_ESTORE. */
+int store_audit_append(struct store *st, const struct store_audit_row *r);
+/* The newest entry. */
+int store_audit_head(struct store *st, struct store_audit_head *out);
+/* The newest entry whose action is exactly action (index audit_action). */
+int store_audit_last(struct store *st, const char *action, struct store_audit_head *out);
+/* Streams the entries f selects in seq order (constant memory: rowid or index order, never
+ * a sort). fn's non-zero return stops the scan and is returned. */
+int store_audit_scan(struct store *st, const struct store_audit_filter *f, store_audit_fn *fn,
+                     void *arg);
 
 #endif

@@ -27,6 +27,7 @@ struct store_ops {
     int (*begin)(struct store *st);
     int (*commit)(struct store *st);
     void (*rollback)(struct store *st);
+    bool (*in_transaction)(struct store *st);
     int (*integrity_check)(struct store *st, bool quick, char *msg, size_t msg_len);
 
     int (*patient_add)(struct store *st, struct patient *p);
@@ -114,6 +115,11 @@ struct store_ops {
     int (*alert_search)(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
                         void *arg);
     int (*alert_count)(struct store *st, const struct store_alert_query *q, int64_t *out);
+    int (*audit_append)(struct store *st, const struct store_audit_row *r);
+    int (*audit_head)(struct store *st, struct store_audit_head *out);
+    int (*audit_last)(struct store *st, const char *action, struct store_audit_head *out);
+    int (*audit_scan)(struct store *st, const struct store_audit_filter *f, store_audit_fn *fn,
+                      void *arg);
 };
 
 /* The backend-independent head of every connection object. */

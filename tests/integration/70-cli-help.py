@@ -16,6 +16,8 @@ COMMANDS = [
     ['webhook'], ['webhook', 'add'], ['webhook', 'list'], ['webhook', 'remove'],
     ['webhook', 'deliveries'], ['webhook', 'retry'], ['webhook', 'test'],
     ['fhir'], ['fhir', 'get'],
+    ['audit'], ['audit', 'verify'], ['audit', 'list'], ['audit', 'export'],
+    ['audit', 'checkpoint'],
 ]
 
 
@@ -23,7 +25,7 @@ def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
     for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'alert', 'rules',
-                 'webhook', 'version'):
+                 'webhook', 'audit', 'version'):
         assert f'\n  {name} ' in p.stdout
 
 
@@ -56,4 +58,4 @@ def test_unknown_option_points_at_help(mh):
 def test_version(mh):
     p = mh.run('version', data_dir=False)
     assert p.stdout.startswith('medhub 0.')
-    assert 'schema 4' in p.stdout
+    assert 'schema 6' in p.stdout

@@ -3,7 +3,8 @@
  * devices, assignments, the obs_codes reference table and observations. Version 2 adds the
  * device presence the MQTT gateway reports (connect and disconnect times, signal strength).
  * Version 3 adds device events and the queue of commands to devices. Version 4 adds clinical
- * rules settings, alert episodes and webhooks. The
+ * rules settings, alert episodes and webhooks. Version 5 is the users migration (a placeholder
+ * on this branch); version 6 adds the audit trail. The
  * reasoning behind the observation table's shape, and the benchmark that chose it, is in
  * docs/internals/store.md and bench/README.md.
  * Layer: store/migrate (data only, no SQLite header). Thread: any.
@@ -234,11 +235,64 @@ static const char schema_v4[] =
     ");\n"
     "CREATE INDEX webhook_deliveries_state ON webhook_deliveries(state, next_attempt_us);\n";
 
+/* Version 5 belongs to the users migration (users, sessions, API tokens), written on another
+ * branch: replaced by the users migration on merge. Until then a harmless no-op, so the audit
+ * trail below can be version 6 already. (A database migrated by a binary with this
+ * placeholder has no users tables: development databases only.) */
+static const char schema_v5[] = "SELECT 1;\n";
+
+/*
+ * The tamper-evident audit trail (HIPAA 164.312(b); docs/audit.md). One row per event,
+ * appended by security/audit.c inside the transaction of the change it records.
+ *   seq: 1, 2, 3, ... without gaps; the chain's order (explicit, never AUTOINCREMENT).
+ *   hash: SHA-256 (hex) over the canonical serialization of every other column, prev_hash
+ *     included; prev_hash is the previous row's hash, 64 zeros for seq 1.
+ *   patient_id: NULL when the entry concerns no patient (index audit_patient: per-patient
+ *     reports in seq order, no sort).
+ *   actor_kind, outcome: text (user/token/device/system/cli; success/denied/failure), checked
+ *     by the C code rather than CHECK constraints a new kind would need a table rebuild for.
+ * STRICT: every column keeps its declared type. The triggers make the table append-only for
+ * every connection (RAISE(ABORT) maps to HX_EDENIED) and refuse an insert that does not
+ * continue the chain; someone with the file and the sqlite3 tool can drop them, which is
+ * what `medhub audit verify` and the checkpoints kept off the machine are for.
+ */
+static const char schema_v6[] =
+    "CREATE TABLE audit(\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  time_us INTEGER NOT NULL,\n"
+    "  actor_kind TEXT NOT NULL,\n"
+    "  actor_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  action TEXT NOT NULL,\n"
+    "  outcome TEXT NOT NULL,\n"
+    "  patient_id INTEGER,\n"
+    "  object_type TEXT NOT NULL DEFAULT '',\n"
+    "  object_id TEXT NOT NULL DEFAULT '',\n"
+    "  source TEXT NOT NULL DEFAULT '',\n"
+    "  details TEXT NOT NULL DEFAULT '{}',\n"
+    "  break_glass INTEGER NOT NULL DEFAULT 0,\n"
+    "  prev_hash TEXT NOT NULL,\n"
+    "  hash TEXT NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE INDEX audit_patient ON audit(patient_id, seq) WHERE patient_id IS NOT NULL;\n"
+    "CREATE INDEX audit_action ON audit(action, seq);\n"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;\n"
+    "CREATE TRIGGER audit_chain BEFORE INSERT ON audit\n"
+    "WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit)\n"
+    "  OR NEW.prev_hash IS NOT coalesce((SELECT hash FROM audit ORDER BY seq DESC LIMIT 1),\n"
+    "                                   printf('%064d', 0))\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit entry does not continue the chain'); END;\n";
+
 const struct store_migration store_sqlite_migrations[] = {
     {1, "initial schema: patients, devices, assignments, obs_codes, obs, obs_latest", schema_v1},
     {2, "device presence: connected_us, disconnected_us, rssi_dbm", schema_v2},
     {3, "device events and the command queue", schema_v3},
     {4, "rules and alerts: settings, alerts, transitions, actions, webhooks", schema_v4},
+    {5, "placeholder for the users migration (no-op)", schema_v5},
+    {6, "audit trail: hash-chained, append-only audit entries", schema_v6},
 };
 
 const size_t store_sqlite_n_migrations =

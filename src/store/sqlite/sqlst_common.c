@@ -56,6 +56,8 @@ int sqlst__err(struct sqlst *db, int rc)
             return HX_EEXIST;
         case SQLITE_CONSTRAINT_FOREIGNKEY:
             return HX_ENOTFOUND; /* the referenced device or patient does not exist */
+        case SQLITE_CONSTRAINT_TRIGGER:
+            return HX_EDENIED; /* RAISE(ABORT): e.g. an UPDATE or DELETE of the audit trail */
         default:
             return HX_EINVAL; /* NOT NULL, CHECK: a caller passed an impossible record */
         }
@@ -133,19 +135,42 @@ int sqlst__each(struct sqlst *db, sqlite3_stmt *s, int (*row)(sqlite3_stmt *s, v
 
 int sqlst__begin(struct sqlst *db)
 {
+    /* Inside the caller's transaction (store_begin): a savepoint, so this call still
+     * succeeds or fails whole and commits with the caller's transaction. */
+    if (!sqlite3_get_autocommit(db->db)) {
+        int rc = sqlst__exec(db, db->stmt[SQLST_SAVEPOINT]);
+        if (rc == 0)
+            db->nest++;
+        return rc;
+    }
     return sqlst__exec(db, db->stmt[SQLST_BEGIN]);
 }
 
 int sqlst__commit(struct sqlst *db)
 {
-    int rc = sqlst__exec(db, db->stmt[SQLST_COMMIT]);
-    if (rc < 0)
+    int rc = sqlst__exec(db, db->stmt[db->nest ? SQLST_RELEASE : SQLST_COMMIT]);
+    if (rc < 0) {
         sqlst__rollback(db);
-    return rc;
+        return rc;
+    }
+    if (db->nest)
+        db->nest--;
+    return 0;
 }
 
 void sqlst__rollback(struct sqlst *db)
 {
+    if (db->nest) {
+        /* Undo this call's work and leave the caller's transaction open. After some errors
+         * (SQLITE_FULL, IOERR) SQLite has already rolled back the whole transaction and the
+         * savepoint is gone: then these fail harmlessly and the caller's commit reports it. */
+        db->nest--;
+        sqlite3_step(db->stmt[SQLST_ROLLBACK_TO]);
+        sqlite3_reset(db->stmt[SQLST_ROLLBACK_TO]);
+        sqlite3_step(db->stmt[SQLST_RELEASE]);
+        sqlite3_reset(db->stmt[SQLST_RELEASE]);
+        return;
+    }
     /* After some errors (SQLITE_FULL, IOERR) SQLite has already rolled back; only roll back
      * what is still open. */
     if (!sqlite3_get_autocommit(db->db)) {

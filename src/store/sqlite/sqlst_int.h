@@ -20,6 +20,9 @@ enum sqlst_stmt_id {
     SQLST_BEGIN,
     SQLST_COMMIT,
     SQLST_ROLLBACK,
+    SQLST_SAVEPOINT,
+    SQLST_RELEASE,
+    SQLST_ROLLBACK_TO,
     SQLST_USER_VERSION,
     SQLST_PATIENT_ADD,
     SQLST_PATIENT_GET,
@@ -83,6 +86,13 @@ enum sqlst_stmt_id {
     SQLST_DLV_LIST_STATE,
     SQLST_DLV_RETRY,
     SQLST_DLV_COUNT,
+    SQLST_AUDIT_INSERT,
+    SQLST_AUDIT_HEAD,
+    SQLST_AUDIT_LAST_ACTION,
+    SQLST_AUDIT_SCAN_ASC,
+    SQLST_AUDIT_SCAN_DESC,
+    SQLST_AUDIT_SCAN_PATIENT_ASC,
+    SQLST_AUDIT_SCAN_PATIENT_DESC,
     SQLST__COUNT
 };
 
@@ -124,6 +134,8 @@ struct sqlst {
     struct store base;                    /* must be first: store.c sees only this */
     sqlite3 *db;                          /* the connection */
     unsigned flags;                       /* enum store_open_flags it was opened with */
+    unsigned nest;                        /* savepoints open by sqlst__begin inside a
+                                           * caller's transaction (see sqlst__begin) */
     bool counted;                         /* included in the process-wide open count */
     char path[CFG_PATH_MAX];              /* database file, for messages */
     sqlite3_stmt *stmt[SQLST__COUNT];     /* prepared at open, finalized at close */
@@ -154,6 +166,8 @@ extern const struct sqlst_sql sqlst__sql_event[];
 extern const size_t sqlst__n_sql_event;
 extern const struct sqlst_sql sqlst__sql_webhook[];
 extern const size_t sqlst__n_sql_webhook;
+extern const struct sqlst_sql sqlst__sql_audit[];
+extern const size_t sqlst__n_sql_audit;
 
 static inline struct sqlst *sqlst__from(struct store *st)
 {
@@ -165,7 +179,11 @@ static inline struct sqlst *sqlst__from(struct store *st)
  * to 0. Logs unexpected engine failures (no values: SQLite messages name columns only). */
 int sqlst__err(struct sqlst *db, int rc);
 
-/* Transactions on the prepared BEGIN IMMEDIATE / COMMIT / ROLLBACK statements. */
+/* The transaction of one store call that writes several rows (the *_batch calls, assign,
+ * webhook removal, ...), on prepared statements: BEGIN IMMEDIATE / COMMIT / ROLLBACK, or,
+ * when the caller already opened a transaction (store_begin), SAVEPOINT / RELEASE /
+ * ROLLBACK TO: the call then joins the caller's transaction, still all or nothing, and is
+ * committed by the caller's store_commit. Calls pair LIFO (db->nest counts the savepoints). */
 int sqlst__begin(struct sqlst *db);
 int sqlst__commit(struct sqlst *db);
 void sqlst__rollback(struct sqlst *db);
@@ -283,6 +301,13 @@ int sqlst__set_sync(struct store *st, bool full);
 int sqlst__txn_begin(struct store *st);
 int sqlst__txn_commit(struct store *st);
 void sqlst__txn_rollback(struct store *st);
+bool sqlst__in_transaction(struct store *st);
+
+int sqlst__audit_append(struct store *st, const struct store_audit_row *r);
+int sqlst__audit_head(struct store *st, struct store_audit_head *out);
+int sqlst__audit_last(struct store *st, const char *action, struct store_audit_head *out);
+int sqlst__audit_scan(struct store *st, const struct store_audit_filter *f, store_audit_fn *fn,
+                      void *arg);
 
 int sqlst__webhook_add(struct store *st, struct store_webhook *w);
 int sqlst__webhook_get(struct store *st, const char *name, struct store_webhook *out);

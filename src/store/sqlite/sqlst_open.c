@@ -46,6 +46,9 @@ const struct sqlst_sql sqlst__sql_open[] = {
     {SQLST_BEGIN, "BEGIN IMMEDIATE"},
     {SQLST_COMMIT, "COMMIT"},
     {SQLST_ROLLBACK, "ROLLBACK"},
+    {SQLST_SAVEPOINT, "SAVEPOINT sqlst_call"},
+    {SQLST_RELEASE, "RELEASE sqlst_call"},
+    {SQLST_ROLLBACK_TO, "ROLLBACK TO sqlst_call"},
     {SQLST_USER_VERSION, "PRAGMA user_version"},
 };
 const size_t sqlst__n_sql_open = HX_ARRAY_LEN(sqlst__sql_open);
@@ -304,6 +307,7 @@ static int prepare_all(struct sqlst *db, char *err, size_t err_len)
         {sqlst__sql_alert, &sqlst__n_sql_alert},     /* alerts, actions, rule settings */
         {sqlst__sql_obs, &sqlst__n_sql_obs},         /* observations */
         {sqlst__sql_event, &sqlst__n_sql_event},     /* device events */
+        {sqlst__sql_audit, &sqlst__n_sql_audit},     /* the audit trail */
     };
     for (size_t g = 0; g < HX_ARRAY_LEN(groups); g++) {
         for (size_t i = 0; i < *groups[g].n; i++) {
@@ -479,6 +483,11 @@ const struct store_ops sqlst_ops = {
     .begin = sqlst__txn_begin,
     .commit = sqlst__txn_commit,
     .rollback = sqlst__txn_rollback,
+    .in_transaction = sqlst__in_transaction,
+    .audit_append = sqlst__audit_append,
+    .audit_head = sqlst__audit_head,
+    .audit_last = sqlst__audit_last,
+    .audit_scan = sqlst__audit_scan,
     .alert_save_batch = sqlst__alert_save_batch,
     .alert_get = sqlst__alert_get,
     .alert_list = sqlst__alert_list,
@@ -543,19 +552,31 @@ int sqlst__set_sync(struct store *st, bool full)
     return exec_sql(db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 }
 
+/* store_begin: always a real BEGIN IMMEDIATE (a second one inside a transaction fails):
+ * only the store calls themselves join an open transaction. */
 int sqlst__txn_begin(struct store *st)
 {
-    return sqlst__begin(sqlst__from(st));
+    struct sqlst *db = sqlst__from(st);
+    db->nest = 0;
+    return sqlst__exec(db, db->stmt[SQLST_BEGIN]);
 }
 
 int sqlst__txn_commit(struct store *st)
 {
-    return sqlst__commit(sqlst__from(st));
+    struct sqlst *db = sqlst__from(st);
+    db->nest = 0;
+    return sqlst__commit(db);
 }
 
 void sqlst__txn_rollback(struct store *st)
 {
     struct sqlst *db = sqlst__from(st);
+    db->nest = 0; /* the whole transaction goes, savepoints included */
     if (!sqlite3_get_autocommit(db->db))
         sqlst__rollback(db);
+}
+
+bool sqlst__in_transaction(struct store *st)
+{
+    return !sqlite3_get_autocommit(sqlst__from(st)->db);
 }

@@ -125,6 +125,9 @@ static int origin_index(const char *section, const char *name)
         "webhook.backoff_max_ms",
         "webhook.expire_s",
         "webhook.ca_file",
+        "audit.checkpoint_entries",
+        "audit.checkpoint_interval_s",
+        "audit.anchor_file",
         "log.level",
     };
     char want[64];
@@ -211,8 +214,12 @@ static void test_cfg_defaults(void **state)
     assert_int_equal(c->webhook.backoff_max_ms, 300000);
     assert_int_equal(c->webhook.expire_s, 86400);
     assert_string_equal(c->webhook.ca_file, "");
+    assert_int_equal(c->audit.checkpoint_entries, 1000);
+    assert_int_equal(c->audit.checkpoint_interval_s, 3600);
+    snprintf(want, sizeof(want), "%s/audit-anchors.log", fx->dir);
+    assert_string_equal(c->audit.anchor_file, want);
     assert_int_equal(c->log.level, LOG_INFO);
-    for (int i = 0; i < 28; i++)
+    for (int i = 0; i < 31; i++)
         assert_string_equal(c->origin[i], "default");
 }
 
@@ -475,7 +482,7 @@ static void test_cfg_error_unknown_section(void **state)
     rc = load_text(fx, "\n[nonsense]\n");
     expect_error(fx, rc,
                  "t.conf:2: [nonsense]: unknown section; expected one of mqtt, http, hl7, "
-                 "storage, tls, webhook, log");
+                 "storage, tls, webhook, audit, log");
     rc = load_text(fx, "[foo]\n"); /* 2 edits from "log", but too short to suggest it */
     expect_error(fx, rc, "t.conf:1: [foo]: unknown section; expected one of mqtt");
     rc = load_text(fx, "[lgo]\n"); /* swapped neighbours count as one edit */
@@ -932,7 +939,7 @@ static void test_cfg_print_masks_secrets(void **state)
         assert_true(from && from < eol);
         lines++;
     }
-    assert_int_equal(lines, 28);
+    assert_int_equal(lines, 31);
     free(out);
 }
 
@@ -974,7 +981,7 @@ static void test_cfg_reference(void **state)
     int rows = 0;
     for (char *p = buf; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(rows, 28);
+    assert_int_equal(rows, 31);
     free(buf);
 }
 
@@ -989,7 +996,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
     char *tpl = template_for(NULL);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
-    for (int i = 0; i < 28; i++)
+    for (int i = 0; i < 31; i++)
         assert_string_equal(fx->cfg->origin[i], "default");
     expect_has(tpl, ";path = <data-dir>/medhub.db\n");
     expect_has(tpl, ";listen = 127.0.0.1:1883\n");
@@ -1005,7 +1012,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
             keys++;
         }
     }
-    assert_int_equal(keys, 28);
+    assert_int_equal(keys, 31);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
     expect_has(ORIGIN(fx, "storage", "path"), "t.conf:");
