@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Highest schema version this binary knows (see store/migrate/). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum store_open_flags {
     STORE_OPEN_CREATE = 1u << 0,   /* create the database if missing (medhub init) */
