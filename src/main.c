@@ -33,6 +33,8 @@ static const struct cli_command commands[] = {
     {"alert", "list, acknowledge and resolve alerts", cmd_alert},
     {"rules", "clinical rule settings: protocols, overrides, escalation", cmd_rules},
     {"webhook", "notify other systems: webhooks, deliveries, dead letters", cmd_webhook},
+    {"user", "users, roles, wards, passwords, MFA and sessions", cmd_user},
+    {"token", "API tokens for other systems", cmd_token},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},

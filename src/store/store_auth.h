@@ -106,7 +106,8 @@ int store_user_has_patient(struct store *st, int64_t user_id, int64_t patient_id
 
 /* ---- MFA recovery codes ------------------------------------------------------------------- */
 
-/* Replaces every recovery code of user_id with the n keyed hashes (one transaction). */
+/* Replaces every recovery code of user_id with the n keyed hashes (hashes may be NULL when
+ * n is 0), in one transaction: its own, or the caller's when one is open (store_begin). */
 int store_recovery_set(struct store *st, int64_t user_id, const char (*hashes)[STORE_HASH_MAX],
                        size_t n);
 /* Marks the unused code with this hash used at now_us. HX_ENOTFOUND when no unused code of

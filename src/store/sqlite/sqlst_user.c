@@ -358,7 +358,9 @@ int sqlst__recovery_set(struct store *st, int64_t user_id, const char (*hashes)[
                         size_t n)
 {
     struct sqlst *db = sqlst__from(st);
-    int rc = sqlst__begin(db);
+    /* Joins the caller's transaction when one is open (medhub user reset-mfa). */
+    bool own = sqlite3_get_autocommit(db->db);
+    int rc = own ? sqlst__begin(db) : 0;
     if (rc < 0)
         return rc;
     sqlite3_stmt *s = db->stmt[SQLST_RECOVERY_CLEAR];
@@ -372,10 +374,11 @@ int sqlst__recovery_set(struct store *st, int64_t user_id, const char (*hashes)[
         if ((rc = sqlst__exec(db, s)) < 0)
             goto out_rollback;
     }
-    return sqlst__commit(db);
+    return own ? sqlst__commit(db) : 0;
 
 out_rollback:
-    sqlst__rollback(db);
+    if (own)
+        sqlst__rollback(db);
     return rc;
 }
 
