@@ -55,4 +55,4 @@ def test_unknown_option_points_at_help(mh):
 def test_version(mh):
     p = mh.run('version', data_dir=False)
     assert p.stdout.startswith('medhub 0.')
-    assert 'schema 4' in p.stdout
+    assert 'schema 5' in p.stdout

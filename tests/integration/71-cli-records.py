@@ -10,7 +10,7 @@ import sqlite3
 def test_init_creates_the_data_dir_and_is_idempotent(mh):
     p = mh.run('init', '--json')
     j = json.loads(p.stdout)
-    assert j['schema_version'] == 4 and j['database_created'] and j['server_key_created']
+    assert j['schema_version'] == 5 and j['database_created'] and j['server_key_created']
     assert oct(os.stat(mh.data_dir).st_mode & 0o777) == '0o700'
     assert oct(os.stat(os.path.join(mh.data_dir, 'server.key')).st_mode & 0o777) == '0o600'
     again = json.loads(mh.run('init', '--json').stdout)
