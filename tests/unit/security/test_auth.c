@@ -60,8 +60,8 @@ static void code_for(struct tdb *t, const struct store_user *u, int64_t now, int
 static void login_pw(struct tdb *t, const char *name, const char *pw, int64_t now,
                      struct auth_login *l)
 {
-    assert_int_equal(auth_login_password(t->st, t->key, &pol, name, pw, strlen(pw), &client, now, l),
-                     0);
+    assert_int_equal(
+        auth_login_password(t->st, t->key, &pol, name, pw, strlen(pw), &client, now, l), 0);
 }
 
 static void test_auth_password_then_totp(void **state)
@@ -92,9 +92,9 @@ static void test_auth_password_then_totp(void **state)
     /* The session works as a principal. */
     struct principal p;
     enum sec_session_state st;
-    assert_int_equal(auth_session_principal(t.st, t.key, &pol, l2.session_token, 43,
-                                            T0 + 2 * T_SEC, &p, &st),
-                     0);
+    assert_int_equal(
+        auth_session_principal(t.st, t.key, &pol, l2.session_token, 43, T0 + 2 * T_SEC, &p, &st),
+        0);
     assert_int_equal(st, SEC_SESSION_VALID);
     assert_int_equal(p.user_id, u.id);
     assert_int_equal(p.role, RBAC_ROLE_NURSE);
@@ -103,22 +103,20 @@ static void test_auth_password_then_totp(void **state)
     /* Replay: the same code in a new login is refused, and flagged. */
     login_pw(&t, "nora", PW, T0 + 10 * T_SEC, &l);
     assert_int_equal(l.result, AUTH_MFA_REQUIRED);
-    assert_int_equal(auth_login_totp(t.st, t.key, &pol, l.ticket, code, &client, T0 + 10 * T_SEC,
-                                     &l3),
-                     0);
+    assert_int_equal(
+        auth_login_totp(t.st, t.key, &pol, l.ticket, code, &client, T0 + 10 * T_SEC, &l3), 0);
     assert_int_equal(l3.result, AUTH_BAD_CREDENTIALS);
     assert_true(l3.replayed);
     /* The next step's code works on the same ticket. */
     code_for(&t, &u, T0, 1, code);
-    assert_int_equal(auth_login_totp(t.st, t.key, &pol, l.ticket, code, &client, T0 + 31 * T_SEC,
-                                     &l3),
-                     0);
+    assert_int_equal(
+        auth_login_totp(t.st, t.key, &pol, l.ticket, code, &client, T0 + 31 * T_SEC, &l3), 0);
     assert_int_equal(l3.result, AUTH_OK);
     /* Logout ends the session. */
     assert_int_equal(auth_logout(t.st, t.key, l2.session_token, 43), 0);
-    assert_int_equal(auth_session_principal(t.st, t.key, &pol, l2.session_token, 43,
-                                            T0 + 3 * T_SEC, &p, &st),
-                     0);
+    assert_int_equal(
+        auth_session_principal(t.st, t.key, &pol, l2.session_token, 43, T0 + 3 * T_SEC, &p, &st),
+        0);
     assert_int_equal(st, SEC_SESSION_UNKNOWN);
     tdb_close(&t);
 }
@@ -201,13 +199,12 @@ static void test_auth_lockout_after_ten_failures_and_success_resets(void **state
     struct auth_client no_addr = {0};
     int64_t now = T0;
     /* One failure, then a success: the count is forgotten. */
-    assert_int_equal(auth_login_password(t.st, t.key, &pol, "lee", "not the password", 16,
-                                         &no_addr, now, &l),
-                     0);
+    assert_int_equal(
+        auth_login_password(t.st, t.key, &pol, "lee", "not the password", 16, &no_addr, now, &l),
+        0);
     assert_int_equal(l.result, AUTH_BAD_CREDENTIALS);
-    assert_int_equal(auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now,
-                                         &l),
-                     0);
+    assert_int_equal(
+        auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now, &l), 0);
     assert_int_equal(l.result, AUTH_OK);
     /* Ten failures in a row, each after the delay the one before imposed. An attempt made
      * during a delay is refused without a check and does not count. */
@@ -218,24 +215,22 @@ static void test_auth_lockout_after_ten_failures_and_success_resets(void **state
         assert_int_equal(l.result, AUTH_BAD_CREDENTIALS);
         if (i >= 4 && i < 10) {
             struct auth_login w;
-            assert_int_equal(auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW),
-                                                 &no_addr, now, &w),
-                             0);
+            assert_int_equal(
+                auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now, &w),
+                0);
             assert_int_equal(w.result, AUTH_THROTTLED);
             assert_int_equal(w.retry_after_us, (INT64_C(1) << (i - 4)) * T_SEC);
             now += w.retry_after_us;
         }
     }
     /* Locked: even the right password is refused for 15 minutes. */
-    assert_int_equal(auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now,
-                                         &l),
-                     0);
+    assert_int_equal(
+        auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now, &l), 0);
     assert_int_equal(l.result, AUTH_LOCKED);
     assert_int_equal(l.retry_after_us, 15 * T_MIN);
     now += 15 * T_MIN;
-    assert_int_equal(auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now,
-                                         &l),
-                     0);
+    assert_int_equal(
+        auth_login_password(t.st, t.key, &pol, "lee", PW, strlen(PW), &no_addr, now, &l), 0);
     assert_int_equal(l.result, AUTH_OK);
     char key[STORE_THROTTLE_KEY_MAX];
     struct store_throttle th;
@@ -282,9 +277,8 @@ static void test_auth_disabled_user(void **state)
     assert_int_equal(store_user_update(t.st, &u, STORE_USER_DISABLED, T0), 0);
     struct principal p;
     enum sec_session_state st;
-    assert_int_equal(auth_session_principal(t.st, t.key, &pol, l.session_token, 43, T0 + T_SEC,
-                                            &p, &st),
-                     0);
+    assert_int_equal(
+        auth_session_principal(t.st, t.key, &pol, l.session_token, 43, T0 + T_SEC, &p, &st), 0);
     assert_int_equal(st, SEC_SESSION_UNKNOWN);
     login_pw(&t, "dora", PW, T0, &l);
     assert_int_equal(l.result, AUTH_DISABLED);
@@ -304,9 +298,8 @@ static void test_auth_recovery_code_login(void **state)
     struct auth_login l, l2;
     login_pw(&t, "rosa", PW, T0, &l);
     assert_int_equal(l.result, AUTH_MFA_REQUIRED);
-    assert_int_equal(auth_login_recovery(t.st, t.key, &pol, l.ticket, "zzzz-zzzz-zzzz", &client,
-                                         T0, &l2),
-                     0);
+    assert_int_equal(
+        auth_login_recovery(t.st, t.key, &pol, l.ticket, "zzzz-zzzz-zzzz", &client, T0, &l2), 0);
     assert_int_equal(l2.result, AUTH_BAD_CREDENTIALS);
     assert_int_equal(auth_login_recovery(t.st, t.key, &pol, l.ticket, codes[2], &client, T0, &l2),
                      0);
@@ -330,18 +323,15 @@ static void test_auth_ticket_expires_and_wears_out(void **state)
     char code[7];
     login_pw(&t, "tom", PW, T0, &l);
     code_for(&t, &u, T0 + 5 * T_MIN, 0, code);
-    assert_int_equal(auth_login_totp(t.st, t.key, &pol, l.ticket, code, &client, T0 + 5 * T_MIN,
-                                     &l2),
-                     0);
+    assert_int_equal(
+        auth_login_totp(t.st, t.key, &pol, l.ticket, code, &client, T0 + 5 * T_MIN, &l2), 0);
     assert_int_equal(l2.result, AUTH_TICKET_INVALID); /* 5 minutes: expired */
     struct auth_client no_addr = {0};
-    assert_int_equal(auth_login_password(t.st, t.key, &pol, "tom", PW, strlen(PW), &no_addr, T0,
-                                         &l),
-                     0);
+    assert_int_equal(
+        auth_login_password(t.st, t.key, &pol, "tom", PW, strlen(PW), &no_addr, T0, &l), 0);
     int64_t now = T0;
     for (int i = 0; i < AUTH_TICKET_MAX_ATTEMPTS;) {
-        assert_int_equal(auth_login_totp(t.st, t.key, &pol, l.ticket, "000000", &no_addr, now,
-                                         &l2),
+        assert_int_equal(auth_login_totp(t.st, t.key, &pol, l.ticket, "000000", &no_addr, now, &l2),
                          0);
         if (l2.result == AUTH_THROTTLED) { /* wait: attempts during a delay do not count */
             now += l2.retry_after_us;
@@ -380,9 +370,8 @@ static void test_auth_must_enrol_then_login(void **state)
     char code[7];
     snprintf(code, 7, "%06u", sec_hotp(raw, n, (uint64_t)sec_totp_step(T0 / T_SEC), 6));
     char codes[SEC_RECOVERY_N][SEC_RECOVERY_LEN];
-    assert_int_equal(auth_enrol_confirm(t.st, t.key, &pol, l.ticket, "999999", &client, T0, &l2,
-                                        codes),
-                     0);
+    assert_int_equal(
+        auth_enrol_confirm(t.st, t.key, &pol, l.ticket, "999999", &client, T0, &l2, codes), 0);
     assert_true(l2.result == AUTH_BAD_CREDENTIALS || strcmp(code, "999999") == 0);
     assert_int_equal(auth_enrol_confirm(t.st, t.key, &pol, l.ticket, code, &client, T0, &l2, codes),
                      0);
@@ -426,9 +415,9 @@ static void test_auth_password_change_and_must_change(void **state)
     assert_int_equal(auth_password_change(t.st, u.id, "bad old password", 16, "new and better one",
                                           18, l.session.id, T0, &why),
                      HX_EDENIED);
-    assert_int_equal(auth_password_change(t.st, u.id, PW, strlen(PW), "short", 5, l.session.id,
-                                          T0, &why),
-                     HX_EINVAL);
+    assert_int_equal(
+        auth_password_change(t.st, u.id, PW, strlen(PW), "short", 5, l.session.id, T0, &why),
+        HX_EINVAL);
     assert_int_equal(why, SEC_PW_TOO_SHORT);
     assert_int_equal(auth_password_change(t.st, u.id, PW, strlen(PW), "new and better one", 18,
                                           l.session.id, T0, &why),
@@ -438,9 +427,8 @@ static void test_auth_password_change_and_must_change(void **state)
                      0);
     assert_int_equal(st, SEC_SESSION_VALID);
     assert_false(p.must_change_password);
-    assert_int_equal(auth_session_principal(t.st, t.key, &pol, other.session_token, 43, T0, &p,
-                                            &st),
-                     0);
+    assert_int_equal(
+        auth_session_principal(t.st, t.key, &pol, other.session_token, 43, T0, &p, &st), 0);
     assert_int_equal(st, SEC_SESSION_UNKNOWN);
     login_pw(&t, "pia", "new and better one", T0, &l);
     assert_int_equal(l.result, AUTH_OK);

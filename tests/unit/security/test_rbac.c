@@ -191,8 +191,8 @@ static void test_rbac_break_glass_grant_expires(void **state)
     assert_int_equal(rbac_break_glass(t.st, &p, 4242, "cardiac arrest bay 4", 30, 240, now, NULL),
                      HX_ENOTFOUND);
     struct store_break_glass g;
-    assert_int_equal(
-        rbac_break_glass(t.st, &p, other, "  cardiac arrest bay 4 ", 30, 240, now, &g), 0);
+    assert_int_equal(rbac_break_glass(t.st, &p, other, "  cardiac arrest bay 4 ", 30, 240, now, &g),
+                     0);
     assert_string_equal(g.reason, "cardiac arrest bay 4");
     assert_int_equal(g.expires_us, now + 30 * T_MIN);
     assert_int_equal(rbac_patient_in_scope(t.st, &p, other, now + 29 * T_MIN, &how), 0);
@@ -203,9 +203,9 @@ static void test_rbac_break_glass_grant_expires(void **state)
     /* Admins, auditors and tokens cannot break glass. */
     struct store_user adm = tdb_user(&t, "adm", "admin");
     assert_int_equal(rbac_principal_for_user(t.st, &adm, 6, &p), 0);
-    assert_int_equal(rbac_break_glass(t.st, &p, other, "I really need to see this", 30, 240, now,
-                                      NULL),
-                     HX_EDENIED);
+    assert_int_equal(
+        rbac_break_glass(t.st, &p, other, "I really need to see this", 30, 240, now, NULL),
+        HX_EDENIED);
     struct store_apitoken tok = {.id = 1};
     snprintf(tok.role, sizeof(tok.role), "clinician");
     rbac_principal_for_token(&tok, &p);

@@ -48,8 +48,7 @@ static void test_seal_refuses_other_key_purpose_aad_or_tampering(void **state)
     memcpy(bad, t, sizeof(bad));
     bad[10] = bad[10] == 'A' ? 'B' : 'A';
     assert_int_equal(sec_unseal(key, "totp", "alice", bad, out, sizeof(out), &n), HX_ECORRUPT);
-    assert_int_equal(sec_unseal(key, "totp", "alice", "v2.abc", out, sizeof(out), &n),
-                     HX_ECORRUPT);
+    assert_int_equal(sec_unseal(key, "totp", "alice", "v2.abc", out, sizeof(out), &n), HX_ECORRUPT);
     assert_int_equal(sec_unseal(key, "totp", "alice", "v1.!!", out, sizeof(out), &n), HX_ECORRUPT);
     assert_int_equal(sec_unseal(key, "totp", "alice", t, out, 3, &n), HX_ETOOBIG);
     uint8_t big[SEC_SEAL_MAX_PLAIN + 1] = {0};

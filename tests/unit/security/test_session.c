@@ -24,22 +24,21 @@ static void test_session_idle_timeout(void **state)
     int64_t now = 1000 * T_SEC;
     char token[SEC_SECRET_STR];
     struct store_session s, got;
-    assert_int_equal(sec_session_create(t.st, t.key, u.id, "10.0.0.9", "Firefox", &pol, now,
-                                        token, &s),
-                     0);
+    assert_int_equal(
+        sec_session_create(t.st, t.key, u.id, "10.0.0.9", "Firefox", &pol, now, token, &s), 0);
     assert_int_equal(strlen(token), 43);
     assert_null(strstr(s.token_hash, token));
     enum sec_session_state st;
-    assert_int_equal(sec_session_validate(t.st, t.key, token, strlen(token), &pol,
-                                          now + 14 * T_MIN, &got, &st),
-                     0);
+    assert_int_equal(
+        sec_session_validate(t.st, t.key, token, strlen(token), &pol, now + 14 * T_MIN, &got, &st),
+        0);
     assert_int_equal(st, SEC_SESSION_VALID);
     assert_int_equal(got.id, s.id);
     assert_string_equal(got.address, "10.0.0.9");
     /* 15 minutes without a request: gone, and stays gone. */
-    assert_int_equal(sec_session_validate(t.st, t.key, token, strlen(token), &pol,
-                                          now + 15 * T_MIN, &got, &st),
-                     0);
+    assert_int_equal(
+        sec_session_validate(t.st, t.key, token, strlen(token), &pol, now + 15 * T_MIN, &got, &st),
+        0);
     assert_int_equal(st, SEC_SESSION_IDLE);
     assert_int_equal(sec_session_validate(t.st, t.key, token, strlen(token), &pol, now, &got, &st),
                      0);
@@ -62,16 +61,15 @@ static void test_session_absolute_timeout_despite_activity(void **state)
     /* Active every 10 minutes for 12 hours. */
     while (t_now + 10 * T_MIN < now + 720 * T_MIN) {
         t_now += 10 * T_MIN;
-        assert_int_equal(sec_session_validate(t.st, t.key, token, strlen(token), &pol, t_now, &got,
-                                              &st),
-                         0);
+        assert_int_equal(
+            sec_session_validate(t.st, t.key, token, strlen(token), &pol, t_now, &got, &st), 0);
         assert_int_equal(st, SEC_SESSION_VALID);
         assert_true(sec_session_needs_touch(&got, t_now));
         assert_int_equal(store_session_touch(t.st, got.id, t_now), 0);
     }
-    assert_int_equal(sec_session_validate(t.st, t.key, token, strlen(token), &pol,
-                                          now + 720 * T_MIN, &got, &st),
-                     0);
+    assert_int_equal(
+        sec_session_validate(t.st, t.key, token, strlen(token), &pol, now + 720 * T_MIN, &got, &st),
+        0);
     assert_int_equal(st, SEC_SESSION_EXPIRED);
     tdb_close(&t);
 }
@@ -175,9 +173,8 @@ static void test_apitoken_lifecycle(void **state)
     wrong[10] = wrong[10] == 'A' ? 'B' : 'A';
     assert_int_equal(sec_apitoken_validate(t.st, t.key, wrong, strlen(wrong), now, &got, &st), 0);
     assert_int_equal(st, SEC_APITOKEN_UNKNOWN);
-    assert_int_equal(sec_apitoken_validate(t.st, t.key, token, strlen(token), now + 10 * T_MIN,
-                                           &got, &st),
-                     0);
+    assert_int_equal(
+        sec_apitoken_validate(t.st, t.key, token, strlen(token), now + 10 * T_MIN, &got, &st), 0);
     assert_int_equal(st, SEC_APITOKEN_EXPIRED);
     assert_int_equal(store_apitoken_revoke(t.st, "lab-gateway", now), 0);
     assert_int_equal(store_apitoken_revoke(t.st, "lab-gateway", now), HX_ENOTFOUND);

@@ -37,7 +37,7 @@ static void test_totp_rfc6238_appendix_b_sha1(void **state)
         int64_t t;
         uint32_t code;
     } v[] = {
-        {59, 94287082},         {1111111109, 7081804}, {1111111111, 14050471},
+        {59, 94287082},         {1111111109, 7081804},  {1111111111, 14050471},
         {1234567890, 89005924}, {2000000000, 69279037}, {20000000000, 65353130},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -105,13 +105,17 @@ static void test_base32_rfc4648_vectors_and_roundtrip(void **state)
     (void)state;
     static const struct {
         const char *in, *out;
-    } v[] = {{"", ""},           {"f", "MY"},         {"fo", "MZXQ"},         {"foo", "MZXW6"},
-             {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+    } v[] = {{"", ""},
+             {"f", "MY"},
+             {"fo", "MZXQ"},
+             {"foo", "MZXW6"},
+             {"foob", "MZXW6YQ"},
+             {"fooba", "MZXW6YTB"},
+             {"foobar", "MZXW6YTBOI"}};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         char out[32];
-        assert_int_equal(sec_base32_encode((const uint8_t *)v[i].in, strlen(v[i].in), out,
-                                           sizeof(out)),
-                         0);
+        assert_int_equal(
+            sec_base32_encode((const uint8_t *)v[i].in, strlen(v[i].in), out, sizeof(out)), 0);
         assert_string_equal(out, v[i].out);
         uint8_t back[32];
         size_t n = 0;
