@@ -11,6 +11,9 @@
 #include "security/auth_testutil.h"
 #include "security/rbac.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 static void test_rbac_matrix_spot_checks(void **state)
 {
     (void)state;
@@ -49,6 +52,55 @@ static void test_rbac_matrix_spot_checks(void **state)
         assert_false(rbac_allows(RBAC_ROLE_NONE, (enum rbac_perm)p));
     assert_false(rbac_allows((enum rbac_role)99, RBAC_PERM_SELF));
     assert_false(rbac_allows(RBAC_ROLE_ADMIN, (enum rbac_perm)99));
+}
+
+/* docs/security.md prints the matrix; it is the contract the HTTP layer enforces, so it
+ * must say exactly what the code does. */
+static void test_rbac_matrix_matches_docs(void **state)
+{
+    (void)state;
+    const char *src = getenv("MEDHUB_SRC");
+    if (!src)
+        skip();
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/docs/security.md", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int rows = 0;
+    bool seen[RBAC_PERM__COUNT] = {0};
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "| `", 3) != 0)
+            continue;
+        char *end = strchr(line + 3, '`');
+        assert_non_null(end);
+        *end = '\0';
+        int perm = rbac_perm_parse(line + 3);
+        if (perm < 0 || strncmp(end + 1, " |", 2) != 0)
+            continue; /* another table */
+        /* The matrix rows have one cell per role; the other table's rows have one. */
+        char *cells[RBAC_ROLE__COUNT];
+        int cols = 0;
+        for (char *c = end + 3, *bar; cols < RBAC_ROLE__COUNT && (bar = strchr(c, '|'));
+             c = bar + 1) {
+            *bar = '\0';
+            cells[cols++] = c;
+        }
+        if (cols != RBAC_ROLE__COUNT - 1)
+            continue;
+        for (int r = RBAC_ROLE_ADMIN; r < RBAC_ROLE__COUNT; r++) {
+            bool ticked = strstr(cells[r - 1], "\u2713") != NULL;
+            if (ticked != rbac_allows((enum rbac_role)r, (enum rbac_perm)perm))
+                fail_msg("docs/security.md: %s for %s says %s", rbac_perm_name(perm),
+                         rbac_role_name((enum rbac_role)r), ticked ? "yes" : "no");
+        }
+        seen[perm] = true;
+        rows++;
+    }
+    fclose(f);
+    assert_int_equal(rows, RBAC_PERM__COUNT);
+    for (int p = 0; p < RBAC_PERM__COUNT; p++)
+        assert_true(seen[p]);
 }
 
 static void test_rbac_names_roundtrip(void **state)
@@ -221,6 +273,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rbac_matrix_spot_checks),
+        cmocka_unit_test(test_rbac_matrix_matches_docs),
         cmocka_unit_test(test_rbac_names_roundtrip),
         cmocka_unit_test(test_rbac_token_scopes_and_must_change_password),
         cmocka_unit_test(test_rbac_scope_wards_caseload_self_tokens),
