@@ -15,6 +15,11 @@ COMMANDS = [
     ['bench'], ['bench', 'store'],
     ['webhook'], ['webhook', 'add'], ['webhook', 'list'], ['webhook', 'remove'],
     ['webhook', 'deliveries'], ['webhook', 'retry'], ['webhook', 'test'],
+    ['user'], ['user', 'add'], ['user', 'list'], ['user', 'show'], ['user', 'disable'],
+    ['user', 'enable'], ['user', 'role'], ['user', 'ward'], ['user', 'caseload'],
+    ['user', 'reset-password'], ['user', 'reset-mfa'], ['user', 'unlock'], ['user', 'sessions'],
+    ['user', 'revoke-sessions'],
+    ['token'], ['token', 'add'], ['token', 'list'], ['token', 'revoke'],
 ]
 
 
@@ -22,7 +27,7 @@ def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
     for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'alert', 'rules',
-                 'webhook', 'version'):
+                 'webhook', 'user', 'token', 'version'):
         assert f'\n  {name} ' in p.stdout
 
 
