@@ -844,6 +844,7 @@ int cmd_user(int argc, char **argv)
         {"unlock", "clear failed logins and a lockout", cli_user_unlock},
         {"sessions", "list a user's sessions", cli_user_sessions},
         {"revoke-sessions", "end every session of a user", cli_user_revoke_sessions},
+        {"break-glass", "list emergency access grants for review", cli_user_break_glass},
         {NULL, NULL, NULL},
     };
     return cli_dispatch("user", "Usage: medhub user COMMAND [OPTIONS]", subs, argc, argv);

@@ -312,3 +312,74 @@ int cli_user_revoke_sessions(int argc, char **argv)
     OPENSSL_cleanse(&u, sizeof(u));
     return CLI_EXIT_OK;
 }
+
+/* ---- break-glass -------------------------------------------------------------------------- */
+
+static const char grants_help[] =
+    "Usage: medhub user break-glass [--data-dir DIR] [--json]\n"
+    "\n"
+    "Lists emergency access (break-glass) grants, newest first, for post-hoc review: who,\n"
+    "which patient, the reason they gave, and from when to when (docs/security.md). Grants\n"
+    "are made by clinicians and nurses through the web application, never by this command.\n"
+    "--json   an array of {\"id\", \"user\", \"patient\", \"reason\", \"granted\", \"expires\",\n"
+    "         \"active\"}\n";
+
+struct grants_ctx {
+    struct store *st;
+    struct cli_names patients;
+    int64_t now;
+    json_t *arr;
+    struct table *t;
+};
+
+static int each_grant(void *arg, const struct store_break_glass *g)
+{
+    struct grants_ctx *c = arg;
+    struct store_user u;
+    char who[STORE_USER_NAME_MAX], granted[40], expires[40], id[24];
+    if (store_user_get_by_id(c->st, g->user_id, &u) == 0)
+        snprintf(who, sizeof(who), "%s", u.name);
+    else
+        snprintf(who, sizeof(who), "#%lld", (long long)g->user_id);
+    OPENSSL_cleanse(&u, sizeof(u));
+    const char *mrn = cli_name_of(&c->patients, g->patient_id);
+    bool active = g->granted_us <= c->now && c->now < g->expires_us;
+    if (c->arr) {
+        hx_time_format_rfc3339(g->granted_us, granted, sizeof(granted));
+        hx_time_format_rfc3339(g->expires_us, expires, sizeof(expires));
+        json_array_append_new(c->arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b}", "id",
+                                                (json_int_t)g->id, "user", who, "patient",
+                                                mrn ? mrn : "", "reason", g->reason, "granted",
+                                                granted, "expires", expires, "active", active));
+        return 0;
+    }
+    cli_format_time(g->granted_us, granted, sizeof(granted));
+    cli_format_time(g->expires_us, expires, sizeof(expires));
+    snprintf(id, sizeof(id), "%lld", (long long)g->id);
+    const char *cells[] = {id,       who, mrn ? mrn : "", granted, expires, active ? "yes" : "no",
+                           g->reason};
+    table_add(c->t, cells);
+    return 0;
+}
+
+int cli_user_break_glass(int argc, char **argv)
+{
+    struct user_args a;
+    USER_PARSE_OR_RETURN("user break-glass", grants_help, argc, argv, 0, "", "", &a);
+    struct cli_ctx ctx;
+    int rc;
+    if ((rc = cli_open(&ctx, &a.o, STORE_OPEN_READONLY)))
+        return rc;
+    static const char *const headers[] = {"ID",      "USER",   "PATIENT", "GRANTED",
+                                          "EXPIRES", "ACTIVE", "REASON"};
+    struct table t;
+    table_init(&t, 7, headers);
+    struct grants_ctx c = {.st = ctx.st,
+                           .patients = {.st = ctx.st, .patients = true},
+                           .now = hx_time_now_us(),
+                           .arr = a.o.json ? json_array() : NULL,
+                           .t = &t};
+    rc = store_break_glass_list(ctx.st, 0, 0, each_grant, &c);
+    cli_close(&ctx);
+    return cli_finish_listing(rc, c.arr, &t, "listing break-glass grants", "no break-glass grants");
+}

@@ -85,5 +85,6 @@ int cli_user_reset_mfa(int argc, char **argv);
 int cli_user_unlock(int argc, char **argv);
 int cli_user_sessions(int argc, char **argv);
 int cli_user_revoke_sessions(int argc, char **argv);
+int cli_user_break_glass(int argc, char **argv);
 
 #endif

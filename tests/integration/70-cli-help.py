@@ -18,7 +18,7 @@ COMMANDS = [
     ['user'], ['user', 'add'], ['user', 'list'], ['user', 'show'], ['user', 'disable'],
     ['user', 'enable'], ['user', 'role'], ['user', 'ward'], ['user', 'caseload'],
     ['user', 'reset-password'], ['user', 'reset-mfa'], ['user', 'unlock'], ['user', 'sessions'],
-    ['user', 'revoke-sessions'],
+    ['user', 'revoke-sessions'], ['user', 'break-glass'],
     ['token'], ['token', 'add'], ['token', 'list'], ['token', 'revoke'],
 ]
 

@@ -315,3 +315,23 @@ def test_user_commands_need_an_initialised_data_dir(mh):
     assert p.returncode == 1 and 'medhub init' in p.stderr
     p = mh.run('token', 'add', 'x', '--role', 'integration', check=False)
     assert p.returncode == 1 and 'medhub init' in p.stderr
+
+
+def test_break_glass_grants_are_listed_for_review(ready):
+    ready.run('patient', 'add', '--mrn', 'BG1', '--name', 'Bea Glass', '--ward', '9C')
+    ready.run('user', 'add', 'kate', '--role', 'nurse', '--ward', '4A')
+    assert ready.run('user', 'break-glass').stdout.strip() == 'no break-glass grants'
+    con = db(ready)
+    uid = con.execute("select id from users where name='kate'").fetchone()[0]
+    pid = con.execute("select id from patients where mrn='BG1'").fetchone()[0]
+    now = int(time.time() * 1e6)
+    con.execute("insert into break_glass(user_id, patient_id, reason, granted_us, expires_us)"
+                " values (?, ?, ?, ?, ?)", (uid, pid, 'cardiac arrest, covering 9C', now,
+                                            now + 3600_000_000))
+    con.commit()
+    rows = json.loads(ready.run('user', 'break-glass', '--json').stdout)
+    assert len(rows) == 1
+    r = rows[0]
+    assert (r['user'], r['patient'], r['reason'], r['active']) == \
+        ('kate', 'BG1', 'cardiac arrest, covering 9C', True)
+    assert 'cardiac arrest' in ready.run('user', 'break-glass').stdout
