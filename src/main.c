@@ -35,6 +35,8 @@ static const struct cli_command commands[] = {
     {"webhook", "notify other systems: webhooks, deliveries, dead letters", cmd_webhook},
     {"fhir", "print the FHIR R4 JSON of a read or search (no server needed)", cmd_fhir},
     {"audit", "the tamper-evident audit trail: verify, list, export", cmd_audit},
+    {"user", "users, roles, wards, passwords, MFA and sessions", cmd_user},
+    {"token", "API tokens for other systems", cmd_token},
     {"config", "check and print configuration; key reference", cmd_config},
     {"bench", "benchmarks (store ingest)", cmd_bench},
     {"version", "print the version", cmd_version},

@@ -166,6 +166,8 @@ int cmd_rules(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 int cmd_fhir(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 /* medhub device cert (cmd_device_cert.c): issue a TLS client certificate. */
 int device_cert_cmd(int argc, char **argv);
 /* medhub device send / device commands (cmd_device_send.c): commands to devices. */

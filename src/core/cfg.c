@@ -32,6 +32,7 @@ enum key_type {
     KT_UINT,     /* decimal uint32_t within [min, max] */
     KT_ENUM,     /* one of choices[], stored as int index */
     KT_LOGLEVEL, /* log_level_parse() names, stored as enum log_level */
+    KT_SET,      /* comma-separated subset of choices[], stored as unsigned (1u << index) */
 };
 
 enum key_flags {
@@ -50,7 +51,7 @@ struct key_def {
     const char *def;            /* default, parsed like any other value */
     uint32_t min;               /* KT_UINT lower bound */
     uint32_t max;               /* KT_UINT upper bound */
-    const char *const *choices; /* KT_ENUM/KT_LOGLEVEL: NULL-terminated, index = value */
+    const char *const *choices; /* KT_ENUM/KT_LOGLEVEL/KT_SET: NULL-terminated, index = value */
     unsigned flags;             /* enum key_flags */
     const char *help;           /* one sentence for the reference, the template and --help */
 };
@@ -58,6 +59,11 @@ struct key_def {
 static const char *const backend_names[] = {"sqlite", "postgres", NULL};
 static const char *const sync_names[] = {"full", "normal", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+/* Role names in the order of enum rbac_role after RBAC_ROLE_NONE (security/rbac.h asserts
+ * it): auth.mfa_roles bit i is role i + 1. */
+static const char *const role_names[] = {"admin",      "clinician",   "nurse",
+                                         "facilities", "security",    "auditor",
+                                         "patient",    "integration", NULL};
 
 /* Enum fields are written and read as int through memcpy. */
 _Static_assert(sizeof(enum cfg_backend) == sizeof(int), "enum cfg_backend is not int-sized");
@@ -310,6 +316,99 @@ static const struct key_def keys[] = {
      .flags = KF_IN_DATA_DIR | KF_EMPTY_OK,
      .help = "Append-only file (fsynced) that receives every audit checkpoint line; ship it "
              "off the machine; empty for none."},
+    {.section = "auth",
+     .name = "session_idle_s",
+     .type = KT_UINT,
+     AT(auth.session_idle_s),
+     .def = "900",
+     .min = 60,
+     .max = 86400,
+     .help = "A login session with no request for this many seconds ends (automatic logoff, "
+             "HIPAA 164.312(a)(2)(iii))."},
+    {.section = "auth",
+     .name = "session_absolute_s",
+     .type = KT_UINT,
+     AT(auth.session_absolute_s),
+     .def = "43200",
+     .min = 300,
+     .max = 604800,
+     .help = "A login session ends this many seconds after login, however active (one shift)."},
+    {.section = "auth",
+     .name = "mfa_roles",
+     .type = KT_SET,
+     AT(auth.mfa_roles),
+     .def = "admin,clinician,nurse,facilities,security,auditor",
+     .choices = role_names,
+     .help = "Roles whose users must log in with a second factor (TOTP); a user of another "
+             "role uses it once enrolled."},
+    {.section = "auth",
+     .name = "login_ticket_s",
+     .type = KT_UINT,
+     AT(auth.login_ticket_s),
+     .def = "300",
+     .min = 30,
+     .max = 3600,
+     .help = "Seconds a login has, after the password was accepted, to present the second "
+             "factor (or enrol one)."},
+    {.section = "auth",
+     .name = "throttle_free",
+     .type = KT_UINT,
+     AT(auth.throttle_free),
+     .def = "3",
+     .min = 0,
+     .max = 100,
+     .help = "Failed logins of one account without delay; each further failure doubles the "
+             "wait before the next attempt, from 1 s up to throttle_max_delay_s."},
+    {.section = "auth",
+     .name = "throttle_max_delay_s",
+     .type = KT_UINT,
+     AT(auth.throttle_max_delay_s),
+     .def = "900",
+     .min = 1,
+     .max = 86400,
+     .help = "Longest wait imposed between two login attempts of one account or address."},
+    {.section = "auth",
+     .name = "lockout_failures",
+     .type = KT_UINT,
+     AT(auth.lockout_failures),
+     .def = "10",
+     .min = 0,
+     .max = 1000,
+     .help = "Consecutive failed logins that lock an account for lockout_s (0: never lock); "
+             "medhub user unlock ends a lockout."},
+    {.section = "auth",
+     .name = "lockout_s",
+     .type = KT_UINT,
+     AT(auth.lockout_s),
+     .def = "900",
+     .min = 1,
+     .max = 86400,
+     .help = "How long a locked account stays locked, in seconds."},
+    {.section = "auth",
+     .name = "address_throttle_free",
+     .type = KT_UINT,
+     AT(auth.address_throttle_free),
+     .def = "20",
+     .min = 0,
+     .max = 100000,
+     .help = "Failed logins from one client address, over any accounts, without delay (a "
+             "ward shares one address behind NAT); then the wait doubles as for accounts."},
+    {.section = "auth",
+     .name = "break_glass_default_min",
+     .type = KT_UINT,
+     AT(auth.break_glass_default_min),
+     .def = "60",
+     .min = 1,
+     .max = 240,
+     .help = "Minutes an emergency (break-glass) access grant lasts unless asked otherwise."},
+    {.section = "auth",
+     .name = "break_glass_max_min",
+     .type = KT_UINT,
+     AT(auth.break_glass_max_min),
+     .def = "240",
+     .min = 1,
+     .max = 240,
+     .help = "Longest emergency (break-glass) access grant, in minutes."},
     {.section = "log",
      .name = "level",
      .type = KT_LOGLEVEL,
@@ -722,6 +821,40 @@ static int parse_choice(const struct key_def *k, const char *v, int *out, char *
     return HX_ECONFIG;
 }
 
+/* A comma-separated list of choices (spaces around items ignored, empty allowed) into a
+ * mask of (1u << index). */
+static int parse_set(const struct key_def *k, const char *v, unsigned *out, char *why,
+                     size_t why_len)
+{
+    unsigned mask = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        size_t n = (size_t)(p - start);
+        while (n > 0 && start[n - 1] == ' ')
+            n--;
+        if (n == 0)
+            continue;
+        int hit = -1;
+        for (int i = 0; k->choices[i]; i++)
+            if (strlen(k->choices[i]) == n && strncmp(start, k->choices[i], n) == 0)
+                hit = i;
+        if (hit < 0) {
+            char list[160];
+            list_choices(k->choices, list, sizeof(list));
+            snprintf(why, why_len, "'%.*s' is not one of %s", (int)(n < 64 ? n : 64), start, list);
+            return HX_ECONFIG;
+        }
+        mask |= 1u << hit;
+    }
+    *out = mask;
+    return 0;
+}
+
 /* Parses v for key k and, only on success, stores it in cfg. On failure writes what was
  * expected into why and returns HX_ECONFIG. */
 static int key_parse_store(struct cfg *cfg, const struct key_def *k, const char *v, char *why,
@@ -778,6 +911,14 @@ static int key_parse_store(struct cfg *cfg, const struct key_def *k, const char 
             memcpy(field, &i, sizeof(i));
         return rc;
     }
+    case KT_SET: {
+        unsigned mask;
+        assert(k->size == sizeof(mask));
+        rc = parse_set(k, v, &mask, why, why_len);
+        if (rc == 0)
+            memcpy(field, &mask, sizeof(mask));
+        return rc;
+    }
     }
     snprintf(why, why_len, "internal error: unknown key type");
     return HX_ECONFIG;
@@ -824,6 +965,21 @@ static void key_format(const struct cfg *cfg, const struct key_def *k, char *out
             if (j == i)
                 name = k->choices[j];
         snprintf(out, out_len, "%s", name);
+        return;
+    }
+    case KT_SET: {
+        unsigned mask;
+        memcpy(&mask, field, sizeof(mask));
+        size_t o = 0;
+        out[0] = '\0';
+        for (int j = 0; k->choices[j]; j++) {
+            if (!(mask & (1u << j)))
+                continue;
+            int n = snprintf(out + o, out_len - o, "%s%s", o ? "," : "", k->choices[j]);
+            if (n < 0 || (size_t)n >= out_len - o)
+                return;
+            o += (size_t)n;
+        }
         return;
     }
     }
@@ -1386,6 +1542,26 @@ static int validate(struct load *ld)
         return ld->rc;
     }
 
+    if (cfg->auth.break_glass_default_min > cfg->auth.break_glass_max_min) {
+        size_t idef = key_index(
+            find_key("auth", "break_glass_default_min", strlen("break_glass_default_min")));
+        origin_where(ld, idef, where, sizeof(where));
+        fail(ld, HX_ECONFIG,
+             "%s: [auth] break_glass_default_min = '%" PRIu32 "': expected at most "
+             "break_glass_max_min (%" PRIu32 ")",
+             where, cfg->auth.break_glass_default_min, cfg->auth.break_glass_max_min);
+        return ld->rc;
+    }
+    if (cfg->auth.session_idle_s > cfg->auth.session_absolute_s) {
+        size_t idle = key_index(find_key("auth", "session_idle_s", strlen("session_idle_s")));
+        origin_where(ld, idle, where, sizeof(where));
+        fail(ld, HX_ECONFIG,
+             "%s: [auth] session_idle_s = '%" PRIu32 "': expected at most session_absolute_s "
+             "(%" PRIu32 ")",
+             where, cfg->auth.session_idle_s, cfg->auth.session_absolute_s);
+        return ld->rc;
+    }
+
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct key_def *k = &keys[i];
         if (!(k->flags & KF_PLAIN_LISTENER))
@@ -1504,6 +1680,10 @@ static void type_name(const struct key_def *k, char *out, size_t out_len)
     case KT_LOGLEVEL:
         list_choices(k->choices, list, sizeof(list));
         snprintf(out, out_len, "one of %s", list);
+        return;
+    case KT_SET:
+        list_choices(k->choices, list, sizeof(list));
+        snprintf(out, out_len, "comma-separated, any of %s", list);
         return;
     }
     snprintf(out, out_len, "?");

@@ -77,6 +77,21 @@ struct cfg_audit {
     char anchor_file[CFG_PATH_MAX]; /* audit.anchor_file: append-only copy of checkpoints */
 };
 
+/* [auth] users, sessions and logins (src/security/auth.h, docs/security.md). */
+struct cfg_auth {
+    uint32_t session_idle_s;          /* auth.session_idle_s: automatic logoff after idling */
+    uint32_t session_absolute_s;      /* auth.session_absolute_s: longest session */
+    unsigned mfa_roles;               /* auth.mfa_roles: bit i = role i + 1 (enum rbac_role) */
+    uint32_t login_ticket_s;          /* auth.login_ticket_s: time to present the 2nd factor */
+    uint32_t throttle_free;           /* auth.throttle_free: free failures per account */
+    uint32_t throttle_max_delay_s;    /* auth.throttle_max_delay_s: longest imposed wait */
+    uint32_t lockout_failures;        /* auth.lockout_failures: failures that lock, 0 = never */
+    uint32_t lockout_s;               /* auth.lockout_s: lock duration */
+    uint32_t address_throttle_free;   /* auth.address_throttle_free: free failures per address */
+    uint32_t break_glass_default_min; /* auth.break_glass_default_min */
+    uint32_t break_glass_max_min;     /* auth.break_glass_max_min */
+};
+
 struct cfg {
     char data_dir[CFG_PATH_MAX];        /* from --data-dir, MEDHUB_DATA_DIR or ./medhub-data */
     struct cfg_listener mqtt;           /* [mqtt] */
@@ -92,6 +107,7 @@ struct cfg {
     } tls;
     struct cfg_webhook webhook; /* [webhook] */
     struct cfg_audit audit;     /* [audit] */
+    struct cfg_auth auth;       /* [auth] */
     struct {
         enum log_level level; /* log.level */
     } log;

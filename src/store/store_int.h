@@ -9,6 +9,57 @@
 #define MEDHUB_STORE_STORE_INT_H
 
 #include "store/store.h"
+#include "store/store_auth.h"
+
+/* The users, sessions and tokens half of a backend (store_auth.h); each member mirrors the
+ * store_auth.h function of the same name (minus the store_ prefix) with the same contract. */
+struct store_auth_ops {
+    int (*user_add)(struct store *st, struct store_user *u);
+    int (*user_get)(struct store *st, const char *name, struct store_user *out);
+    int (*user_get_by_id)(struct store *st, int64_t id, struct store_user *out);
+    int (*user_list)(struct store *st, store_user_fn *fn, void *arg);
+    int (*user_update)(struct store *st, const struct store_user *u, unsigned fields,
+                       int64_t now_us);
+    int (*user_use_mfa_step)(struct store *st, int64_t user_id, int64_t step);
+    int (*user_count_role)(struct store *st, const char *role, bool with_disabled, int64_t *n);
+    int (*user_ward_add)(struct store *st, int64_t user_id, const char *ward);
+    int (*user_ward_remove)(struct store *st, int64_t user_id, const char *ward);
+    int (*user_ward_list)(struct store *st, int64_t user_id, store_ward_fn *fn, void *arg);
+    int (*user_patient_add)(struct store *st, int64_t user_id, int64_t patient_id);
+    int (*user_patient_remove)(struct store *st, int64_t user_id, int64_t patient_id);
+    int (*user_patient_list)(struct store *st, int64_t user_id, store_id_fn *fn, void *arg);
+    int (*user_has_patient)(struct store *st, int64_t user_id, int64_t patient_id, bool *out);
+    int (*recovery_set)(struct store *st, int64_t user_id, const char (*hashes)[STORE_HASH_MAX],
+                        size_t n);
+    int (*recovery_use)(struct store *st, int64_t user_id, const char *hash, int64_t now_us);
+    int (*recovery_count)(struct store *st, int64_t user_id, int64_t *n_unused);
+    int (*session_add)(struct store *st, struct store_session *s);
+    int (*session_get)(struct store *st, const char *token_hash, struct store_session *out);
+    int (*session_touch)(struct store *st, int64_t id, int64_t now_us);
+    int (*session_delete)(struct store *st, int64_t id, int64_t user_id);
+    int (*session_delete_user)(struct store *st, int64_t user_id, int64_t keep_id, size_t *n);
+    int (*session_list)(struct store *st, int64_t user_id, store_session_fn *fn, void *arg);
+    int (*session_purge)(struct store *st, int64_t now_us, int64_t idle_cutoff_us, size_t *n);
+    int (*ticket_add)(struct store *st, const struct store_ticket *t);
+    int (*ticket_get)(struct store *st, const char *token_hash, struct store_ticket *out);
+    int (*ticket_attempt)(struct store *st, const char *token_hash, int *attempts);
+    int (*ticket_delete)(struct store *st, const char *token_hash);
+    int (*apitoken_add)(struct store *st, struct store_apitoken *t);
+    int (*apitoken_get)(struct store *st, const char *name, struct store_apitoken *out);
+    int (*apitoken_get_by_hash)(struct store *st, const char *token_hash,
+                                struct store_apitoken *out);
+    int (*apitoken_list)(struct store *st, store_apitoken_fn *fn, void *arg);
+    int (*apitoken_revoke)(struct store *st, const char *name, int64_t now_us);
+    int (*apitoken_touch)(struct store *st, int64_t id, int64_t now_us);
+    int (*throttle_get)(struct store *st, const char *key, struct store_throttle *out);
+    int (*throttle_put)(struct store *st, const char *key, const struct store_throttle *t);
+    int (*throttle_delete)(struct store *st, const char *key);
+    int (*break_glass_add)(struct store *st, struct store_break_glass *g);
+    int (*break_glass_active)(struct store *st, int64_t user_id, int64_t patient_id, int64_t now_us,
+                              struct store_break_glass *out);
+    int (*break_glass_list)(struct store *st, int64_t user_id, size_t limit,
+                            store_break_glass_fn *fn, void *arg);
+};
 
 /* One backend. Each member mirrors the store.h function of the same name (minus the store_
  * prefix) with the same contract; every pointer is non-NULL. */
@@ -120,6 +171,7 @@ struct store_ops {
     int (*audit_last)(struct store *st, const char *action, struct store_audit_head *out);
     int (*audit_scan)(struct store *st, const struct store_audit_filter *f, store_audit_fn *fn,
                       void *arg);
+    const struct store_auth_ops *auth; /* users, sessions, tokens (store_auth.h) */
 };
 
 /* The backend-independent head of every connection object. */

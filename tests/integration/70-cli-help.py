@@ -18,6 +18,11 @@ COMMANDS = [
     ['fhir'], ['fhir', 'get'],
     ['audit'], ['audit', 'verify'], ['audit', 'list'], ['audit', 'export'],
     ['audit', 'checkpoint'],
+    ['user'], ['user', 'add'], ['user', 'list'], ['user', 'show'], ['user', 'disable'],
+    ['user', 'enable'], ['user', 'role'], ['user', 'ward'], ['user', 'caseload'],
+    ['user', 'reset-password'], ['user', 'reset-mfa'], ['user', 'unlock'], ['user', 'sessions'],
+    ['user', 'revoke-sessions'], ['user', 'break-glass'],
+    ['token'], ['token', 'add'], ['token', 'list'], ['token', 'revoke'],
 ]
 
 
@@ -25,7 +30,7 @@ def test_top_level_help_lists_commands(mh):
     p = mh.run('--help', data_dir=False)
     assert p.stdout.startswith('Usage: medhub COMMAND')
     for name in ('serve', 'demo', 'init', 'patient', 'device', 'obs', 'event', 'alert', 'rules',
-                 'webhook', 'audit', 'version'):
+                 'webhook', 'audit', 'user', 'token', 'version'):
         assert f'\n  {name} ' in p.stdout
 
 

@@ -3,8 +3,10 @@
  * devices, assignments, the obs_codes reference table and observations. Version 2 adds the
  * device presence the MQTT gateway reports (connect and disconnect times, signal strength).
  * Version 3 adds device events and the queue of commands to devices. Version 4 adds clinical
- * rules settings, alert episodes and webhooks. Version 5 is the users migration (a placeholder
- * on this branch); version 6 adds the audit trail. The
+ * rules settings, alert episodes and webhooks. Version 5 adds people and machines that use
+ * the API: users, their wards and caseloads, MFA recovery codes, sessions, pending logins,
+ * API tokens, login throttling and break-glass grants (docs/security.md); version 6 adds the
+ * audit trail. The
  * reasoning behind the observation table's shape, and the benchmark that chose it, is in
  * docs/internals/store.md and bench/README.md.
  * Layer: store/migrate (data only, no SQLite header). Thread: any.
@@ -235,12 +237,105 @@ static const char schema_v4[] =
     ");\n"
     "CREATE INDEX webhook_deliveries_state ON webhook_deliveries(state, next_attempt_us);\n";
 
-/* Version 5 belongs to the users migration (users, sessions, API tokens), written on another
- * branch: replaced by the users migration on merge. Until then a harmless no-op, so the audit
- * trail below can be version 6 already. (A database migrated by a binary with this
- * placeholder has no users tables: development databases only.) */
-static const char schema_v5[] = "SELECT 1;\n";
-
+/* Users, authentication and access (docs/security.md is the contract).
+ *   users: one row per person. role is the rbac role name ('admin', 'clinician', ...);
+ *     password_hash the Argon2id PHC string ('' = no password: cannot log in);
+ *     mfa_secret / mfa_pending the TOTP secret encrypted with AES-256-GCM under a key derived
+ *     from server.key ('' = none); mfa_last_step the last TOTP time step accepted (a code for
+ *     a step <= it is a replay); patient_id links a patient user to their record (0 = none).
+ *   user_wards / user_patients: the care-team scope of clinicians and nurses (wards) and
+ *     their caseload of named patients (home monitoring).
+ *   recovery_codes: keyed hashes of one-time MFA recovery codes; used_us 0 = unused.
+ *   sessions: token_hash is HMAC-SHA-256(server.key, token); the token itself is never
+ *     stored. expires_us is the absolute limit; idle expiry is last_seen_us + auth.idle.
+ *   login_tickets: password accepted, second factor (or MFA enrolment) pending; kind 1 =
+ *     TOTP or recovery code expected, 2 = MFA enrolment required.
+ *   api_tokens: bearer tokens for systems; ward '' = every ward; scopes '' = the role's
+ *     permissions; expires_us 0 = never; revoked_us 0 = live.
+ *   login_throttle: failure counters per 'user:NAME' and 'addr:IP' (unknown names too).
+ *   break_glass: emergency access grants (who, which patient, why, until when). */
+static const char schema_v5[] =
+    "CREATE TABLE users(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  role TEXT NOT NULL,\n"
+    "  display_name TEXT NOT NULL DEFAULT '',\n"
+    "  password_hash TEXT NOT NULL DEFAULT '',\n"
+    "  must_change_password INTEGER NOT NULL DEFAULT 0,\n"
+    "  mfa_secret TEXT NOT NULL DEFAULT '',\n"
+    "  mfa_pending TEXT NOT NULL DEFAULT '',\n"
+    "  mfa_enrolled INTEGER NOT NULL DEFAULT 0,\n"
+    "  mfa_last_step INTEGER NOT NULL DEFAULT 0,\n"
+    "  patient_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  disabled INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_login_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  updated_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE user_wards(\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  ward TEXT NOT NULL,\n"
+    "  PRIMARY KEY (user_id, ward)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE user_patients(\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  patient_id INTEGER NOT NULL REFERENCES patients(id),\n"
+    "  PRIMARY KEY (user_id, patient_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE recovery_codes(\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  code_hash TEXT NOT NULL,\n"
+    "  used_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (user_id, code_hash)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE sessions(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  token_hash TEXT NOT NULL UNIQUE,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  last_seen_us INTEGER NOT NULL,\n"
+    "  expires_us INTEGER NOT NULL,\n"
+    "  address TEXT NOT NULL DEFAULT '',\n"
+    "  user_agent TEXT NOT NULL DEFAULT ''\n"
+    ");\n"
+    "CREATE INDEX sessions_user ON sessions(user_id);\n"
+    "CREATE TABLE login_tickets(\n"
+    "  token_hash TEXT PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  kind INTEGER NOT NULL,\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  expires_us INTEGER NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  address TEXT NOT NULL DEFAULT ''\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE api_tokens(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  token_hash TEXT NOT NULL UNIQUE,\n"
+    "  role TEXT NOT NULL,\n"
+    "  ward TEXT NOT NULL DEFAULT '',\n"
+    "  scopes TEXT NOT NULL DEFAULT '',\n"
+    "  expires_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  last_used_us INTEGER NOT NULL DEFAULT 0,\n"
+    "  revoked_us INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE TABLE login_throttle(\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  failures INTEGER NOT NULL,\n"
+    "  last_failure_us INTEGER NOT NULL,\n"
+    "  next_allowed_us INTEGER NOT NULL,\n"
+    "  locked_until_us INTEGER NOT NULL DEFAULT 0\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE break_glass(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),\n"
+    "  patient_id INTEGER NOT NULL REFERENCES patients(id),\n"
+    "  reason TEXT NOT NULL CHECK (length(reason) > 0),\n"
+    "  granted_us INTEGER NOT NULL,\n"
+    "  expires_us INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX break_glass_user ON break_glass(user_id, patient_id, expires_us);\n";
 /*
  * The tamper-evident audit trail (HIPAA 164.312(b); docs/audit.md). One row per event,
  * appended by security/audit.c inside the transaction of the change it records.
@@ -291,7 +386,7 @@ const struct store_migration store_sqlite_migrations[] = {
     {2, "device presence: connected_us, disconnected_us, rssi_dbm", schema_v2},
     {3, "device events and the command queue", schema_v3},
     {4, "rules and alerts: settings, alerts, transitions, actions, webhooks", schema_v4},
-    {5, "placeholder for the users migration (no-op)", schema_v5},
+    {5, "users, sessions, MFA, API tokens, login throttling, break-glass", schema_v5},
     {6, "audit trail: hash-chained, append-only audit entries", schema_v6},
 };
 

@@ -93,6 +93,51 @@ enum sqlst_stmt_id {
     SQLST_AUDIT_SCAN_DESC,
     SQLST_AUDIT_SCAN_PATIENT_ASC,
     SQLST_AUDIT_SCAN_PATIENT_DESC,
+    /* users, sessions, tokens (sqlst_user.c, sqlst_session.c) */
+    SQLST_USER_ADD,
+    SQLST_USER_GET,
+    SQLST_USER_GET_BY_ID,
+    SQLST_USER_LIST,
+    SQLST_USER_UPDATE,
+    SQLST_USER_USE_STEP,
+    SQLST_USER_EXISTS,
+    SQLST_USER_COUNT_ROLE,
+    SQLST_WARD_ADD,
+    SQLST_WARD_REMOVE,
+    SQLST_WARD_LIST,
+    SQLST_CASELOAD_ADD,
+    SQLST_CASELOAD_REMOVE,
+    SQLST_CASELOAD_LIST,
+    SQLST_CASELOAD_HAS,
+    SQLST_RECOVERY_CLEAR,
+    SQLST_RECOVERY_ADD,
+    SQLST_RECOVERY_USE,
+    SQLST_RECOVERY_COUNT,
+    SQLST_BG_ADD,
+    SQLST_BG_ACTIVE,
+    SQLST_BG_LIST_ALL,
+    SQLST_BG_LIST_USER,
+    SQLST_SESSION_ADD,
+    SQLST_SESSION_GET,
+    SQLST_SESSION_TOUCH,
+    SQLST_SESSION_DELETE,
+    SQLST_SESSION_DELETE_USER,
+    SQLST_SESSION_LIST,
+    SQLST_SESSION_PURGE,
+    SQLST_TICKET_PURGE,
+    SQLST_TICKET_ADD,
+    SQLST_TICKET_GET,
+    SQLST_TICKET_ATTEMPT,
+    SQLST_TICKET_DELETE,
+    SQLST_TOKEN_ADD,
+    SQLST_TOKEN_GET,
+    SQLST_TOKEN_GET_BY_HASH,
+    SQLST_TOKEN_LIST,
+    SQLST_TOKEN_REVOKE,
+    SQLST_TOKEN_TOUCH,
+    SQLST_THROTTLE_GET,
+    SQLST_THROTTLE_PUT,
+    SQLST_THROTTLE_DELETE,
     SQLST__COUNT
 };
 
@@ -168,6 +213,11 @@ extern const struct sqlst_sql sqlst__sql_webhook[];
 extern const size_t sqlst__n_sql_webhook;
 extern const struct sqlst_sql sqlst__sql_audit[];
 extern const size_t sqlst__n_sql_audit;
+extern const struct sqlst_sql sqlst__sql_user[];
+extern const size_t sqlst__n_sql_user;
+extern const struct sqlst_sql sqlst__sql_session[];
+extern const size_t sqlst__n_sql_session;
+extern const struct store_auth_ops sqlst__auth_ops;
 
 static inline struct sqlst *sqlst__from(struct store *st)
 {
@@ -325,5 +375,53 @@ int sqlst__delivery_list(struct store *st, int state, size_t limit, store_delive
                          void *arg);
 int sqlst__delivery_retry(struct store *st, int64_t id, int64_t now_us, int64_t expires_us);
 int sqlst__delivery_count(struct store *st, enum store_delivery_state state, int64_t *out);
+
+/* The users, sessions and tokens ops (sqlst_user.c, sqlst_session.c), referenced by
+ * sqlst__auth_ops in sqlst_open.c. */
+int sqlst__user_add(struct store *st, struct store_user *u);
+int sqlst__user_get(struct store *st, const char *name, struct store_user *out);
+int sqlst__user_get_by_id(struct store *st, int64_t id, struct store_user *out);
+int sqlst__user_list(struct store *st, store_user_fn *fn, void *arg);
+int sqlst__user_update(struct store *st, const struct store_user *u, unsigned fields,
+                       int64_t now_us);
+int sqlst__user_use_mfa_step(struct store *st, int64_t user_id, int64_t step);
+int sqlst__user_count_role(struct store *st, const char *role, bool with_disabled, int64_t *n);
+int sqlst__user_ward_add(struct store *st, int64_t user_id, const char *ward);
+int sqlst__user_ward_remove(struct store *st, int64_t user_id, const char *ward);
+int sqlst__user_ward_list(struct store *st, int64_t user_id, store_ward_fn *fn, void *arg);
+int sqlst__user_patient_add(struct store *st, int64_t user_id, int64_t patient_id);
+int sqlst__user_patient_remove(struct store *st, int64_t user_id, int64_t patient_id);
+int sqlst__user_patient_list(struct store *st, int64_t user_id, store_id_fn *fn, void *arg);
+int sqlst__user_has_patient(struct store *st, int64_t user_id, int64_t patient_id, bool *out);
+int sqlst__recovery_set(struct store *st, int64_t user_id, const char (*hashes)[STORE_HASH_MAX],
+                        size_t n);
+int sqlst__recovery_use(struct store *st, int64_t user_id, const char *hash, int64_t now_us);
+int sqlst__recovery_count(struct store *st, int64_t user_id, int64_t *n_unused);
+int sqlst__session_add(struct store *st, struct store_session *s);
+int sqlst__session_get(struct store *st, const char *token_hash, struct store_session *out);
+int sqlst__session_touch(struct store *st, int64_t id, int64_t now_us);
+int sqlst__session_delete(struct store *st, int64_t id, int64_t user_id);
+int sqlst__session_delete_user(struct store *st, int64_t user_id, int64_t keep_id, size_t *n);
+int sqlst__session_list(struct store *st, int64_t user_id, store_session_fn *fn, void *arg);
+int sqlst__session_purge(struct store *st, int64_t now_us, int64_t idle_cutoff_us, size_t *n);
+int sqlst__ticket_add(struct store *st, const struct store_ticket *t);
+int sqlst__ticket_get(struct store *st, const char *token_hash, struct store_ticket *out);
+int sqlst__ticket_attempt(struct store *st, const char *token_hash, int *attempts);
+int sqlst__ticket_delete(struct store *st, const char *token_hash);
+int sqlst__apitoken_add(struct store *st, struct store_apitoken *t);
+int sqlst__apitoken_get(struct store *st, const char *name, struct store_apitoken *out);
+int sqlst__apitoken_get_by_hash(struct store *st, const char *token_hash,
+                                struct store_apitoken *out);
+int sqlst__apitoken_list(struct store *st, store_apitoken_fn *fn, void *arg);
+int sqlst__apitoken_revoke(struct store *st, const char *name, int64_t now_us);
+int sqlst__apitoken_touch(struct store *st, int64_t id, int64_t now_us);
+int sqlst__throttle_get(struct store *st, const char *key, struct store_throttle *out);
+int sqlst__throttle_put(struct store *st, const char *key, const struct store_throttle *t);
+int sqlst__throttle_delete(struct store *st, const char *key);
+int sqlst__break_glass_add(struct store *st, struct store_break_glass *g);
+int sqlst__break_glass_active(struct store *st, int64_t user_id, int64_t patient_id, int64_t now_us,
+                              struct store_break_glass *out);
+int sqlst__break_glass_list(struct store *st, int64_t user_id, size_t limit,
+                            store_break_glass_fn *fn, void *arg);
 
 #endif

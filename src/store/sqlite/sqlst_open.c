@@ -308,6 +308,8 @@ static int prepare_all(struct sqlst *db, char *err, size_t err_len)
         {sqlst__sql_obs, &sqlst__n_sql_obs},         /* observations */
         {sqlst__sql_event, &sqlst__n_sql_event},     /* device events */
         {sqlst__sql_audit, &sqlst__n_sql_audit},     /* the audit trail */
+        {sqlst__sql_user, &sqlst__n_sql_user},       /* users, recovery codes, break-glass */
+        {sqlst__sql_session, &sqlst__n_sql_session}, /* sessions, tickets, tokens, throttle */
     };
     for (size_t g = 0; g < HX_ARRAY_LEN(groups); g++) {
         for (size_t i = 0; i < *groups[g].n; i++) {
@@ -535,6 +537,50 @@ const struct store_ops sqlst_ops = {
     .obs_search_count = sqlst__obs_search_count,
     .alert_search = sqlst__alert_search,
     .alert_count = sqlst__alert_count,
+    .auth = &sqlst__auth_ops,
+};
+
+const struct store_auth_ops sqlst__auth_ops = {
+    .user_add = sqlst__user_add,
+    .user_get = sqlst__user_get,
+    .user_get_by_id = sqlst__user_get_by_id,
+    .user_list = sqlst__user_list,
+    .user_update = sqlst__user_update,
+    .user_use_mfa_step = sqlst__user_use_mfa_step,
+    .user_count_role = sqlst__user_count_role,
+    .user_ward_add = sqlst__user_ward_add,
+    .user_ward_remove = sqlst__user_ward_remove,
+    .user_ward_list = sqlst__user_ward_list,
+    .user_patient_add = sqlst__user_patient_add,
+    .user_patient_remove = sqlst__user_patient_remove,
+    .user_patient_list = sqlst__user_patient_list,
+    .user_has_patient = sqlst__user_has_patient,
+    .recovery_set = sqlst__recovery_set,
+    .recovery_use = sqlst__recovery_use,
+    .recovery_count = sqlst__recovery_count,
+    .session_add = sqlst__session_add,
+    .session_get = sqlst__session_get,
+    .session_touch = sqlst__session_touch,
+    .session_delete = sqlst__session_delete,
+    .session_delete_user = sqlst__session_delete_user,
+    .session_list = sqlst__session_list,
+    .session_purge = sqlst__session_purge,
+    .ticket_add = sqlst__ticket_add,
+    .ticket_get = sqlst__ticket_get,
+    .ticket_attempt = sqlst__ticket_attempt,
+    .ticket_delete = sqlst__ticket_delete,
+    .apitoken_add = sqlst__apitoken_add,
+    .apitoken_get = sqlst__apitoken_get,
+    .apitoken_get_by_hash = sqlst__apitoken_get_by_hash,
+    .apitoken_list = sqlst__apitoken_list,
+    .apitoken_revoke = sqlst__apitoken_revoke,
+    .apitoken_touch = sqlst__apitoken_touch,
+    .throttle_get = sqlst__throttle_get,
+    .throttle_put = sqlst__throttle_put,
+    .throttle_delete = sqlst__throttle_delete,
+    .break_glass_add = sqlst__break_glass_add,
+    .break_glass_active = sqlst__break_glass_active,
+    .break_glass_list = sqlst__break_glass_list,
 };
 
 int sqlst__checkpoint(struct store *st, bool truncate, int *log_pages, int *done_pages)

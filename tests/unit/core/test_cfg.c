@@ -128,6 +128,17 @@ static int origin_index(const char *section, const char *name)
         "audit.checkpoint_entries",
         "audit.checkpoint_interval_s",
         "audit.anchor_file",
+        "auth.session_idle_s",
+        "auth.session_absolute_s",
+        "auth.mfa_roles",
+        "auth.login_ticket_s",
+        "auth.throttle_free",
+        "auth.throttle_max_delay_s",
+        "auth.lockout_failures",
+        "auth.lockout_s",
+        "auth.address_throttle_free",
+        "auth.break_glass_default_min",
+        "auth.break_glass_max_min",
         "log.level",
     };
     char want[64];
@@ -482,7 +493,7 @@ static void test_cfg_error_unknown_section(void **state)
     rc = load_text(fx, "\n[nonsense]\n");
     expect_error(fx, rc,
                  "t.conf:2: [nonsense]: unknown section; expected one of mqtt, http, hl7, "
-                 "storage, tls, webhook, audit, log");
+                 "storage, tls, webhook, audit, auth, log");
     rc = load_text(fx, "[foo]\n"); /* 2 edits from "log", but too short to suggest it */
     expect_error(fx, rc, "t.conf:1: [foo]: unknown section; expected one of mqtt");
     rc = load_text(fx, "[lgo]\n"); /* swapped neighbours count as one edit */
@@ -939,7 +950,7 @@ static void test_cfg_print_masks_secrets(void **state)
         assert_true(from && from < eol);
         lines++;
     }
-    assert_int_equal(lines, 31);
+    assert_int_equal(lines, 42);
     free(out);
 }
 
@@ -978,10 +989,14 @@ static void test_cfg_reference(void **state)
     expect_has(buf, "| `log.level` | one of error, warn, info, debug | `info` |");
     expect_has(buf, "| `webhook.ca_file` | path or empty | (empty) |");
     expect_has(buf, "| `webhook.timeout_ms` | integer 100..120000 | `5000` |");
+    expect_has(buf, "| `auth.mfa_roles` | comma-separated, any of admin, clinician, nurse, "
+                    "facilities, security, auditor, patient, integration | "
+                    "`admin,clinician,nurse,facilities,security,auditor` |");
+    expect_has(buf, "| `auth.session_idle_s` | integer 60..86400 | `900` |");
     int rows = 0;
     for (char *p = buf; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(rows, 31);
+    assert_int_equal(rows, 42);
     free(buf);
 }
 
@@ -1012,7 +1027,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
             keys++;
         }
     }
-    assert_int_equal(keys, 31);
+    assert_int_equal(keys, 42);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
     expect_has(ORIGIN(fx, "storage", "path"), "t.conf:");
