@@ -43,8 +43,9 @@ class Medhub:
         return self.run('init')
 
     # Tests never bind fixed ports: a second test run, a system mosquitto or CI's neighbours
-    # could hold 1883. Later --set arguments override these.
-    EPHEMERAL = ('--set', 'mqtt.listen=127.0.0.1:0', '--set', 'mqtt.tls_listen=127.0.0.1:0')
+    # could hold 1883 or 8080. Later --set arguments override these.
+    EPHEMERAL = ('--set', 'mqtt.listen=127.0.0.1:0', '--set', 'mqtt.tls_listen=127.0.0.1:0',
+                 '--set', 'http.listen=127.0.0.1:0', '--set', 'http.tls_listen=127.0.0.1:0')
 
     def serve(self, *args, env=None):
         return Daemon(self, self.EPHEMERAL + tuple(args), env)
