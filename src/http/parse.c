@@ -166,18 +166,21 @@ static struct slice trim(struct slice s)
     return s;
 }
 
-/* RFC 9110 5.6.2: token = 1*tchar. libhttp-parser (built non-strict) lets some through. */
+/* RFC 9110 5.6.2: tchar. */
+static bool is_tchar(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* token = 1*tchar. libhttp-parser (built non-strict) lets some non-tokens through. */
 static bool is_token(struct slice s)
 {
     if (s.len == 0)
         return false;
-    for (size_t i = 0; i < s.len; i++) {
-        uint8_t c = s.ptr[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  (c && strchr("!#$%&'*+-.^_`|~", c));
-        if (!ok)
+    for (size_t i = 0; i < s.len; i++)
+        if (!is_tchar(s.ptr[i]))
             return false;
-    }
     return true;
 }
 
@@ -495,8 +498,13 @@ int http_req_parse(struct http_req_parser *p, const uint8_t *data, size_t len, s
                      p->last <= LAST_URL ? HTTP_PERR_TARGET_TOO_LONG : HTTP_PERR_HEADERS_TOO_LARGE);
         }
         off += n;
-        if (p->err == HTTP_PERR_NONE && e != HPE_OK && e != HPE_PAUSED)
+        if (p->err == HTTP_PERR_NONE && e != HPE_OK && e != HPE_PAUSED) {
             p->err = map_errno(p, e);
+            /* An unknown method is a token that names no method we know (501); a request
+             * line broken inside its first token ("GET\r\n", "/ HTTP/1.1") is malformed. */
+            if (e == HPE_INVALID_METHOD && off < len && !is_tchar(data[off]))
+                p->err = HTTP_PERR_MALFORMED;
+        }
         if (p->err != HTTP_PERR_NONE) {
             *consumed = off;
             return failed_rc(p);

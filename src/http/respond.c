@@ -261,11 +261,11 @@ int http_respond(struct http_exchange *x, int status, const char *content_type, 
     if (HX_UNLIKELY_BUG(x->state != HTTP__X_HANDLER && x->state != HTTP__X_AUTH))
         return HX_EINVAL;
     struct http__conn *c = x->c;
-    x->status = status;
     if (x->closed || !c->nc) {
-        http__x_finish(x);
+        http__x_finish(x); /* counted as 499: the client went first */
         return HX_ESHUTDOWN;
     }
+    x->status = status;
     if (status_has_no_body(status))
         len = 0;
     http__build_headers(c, x, status, content_type, (long long)len, false);

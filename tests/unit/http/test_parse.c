@@ -53,7 +53,7 @@ static int parse_bytewise(struct http_req_parser *p, const char *text, size_t le
 
 static bool slice_is(struct slice s, const char *c)
 {
-    return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+    return s.len == strlen(c) && (s.len == 0 || memcmp(s.ptr, c, s.len) == 0);
 }
 
 static void expect_slice(struct slice s, const char *c)
@@ -391,6 +391,8 @@ static void test_parse_host_version_method(void **state)
     expect_refused("TRACE / HTTP/1.1\r\nHost: h\r\n\r\n", 501);
     expect_refused("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org\r\n\r\n", 501);
     expect_refused("get / HTTP/1.1\r\nHost: h\r\n\r\n", 501);
+    expect_refused("GET\r\n\r\n", 400);                   /* broken inside the method */
+    expect_refused("/ HTTP/1.1\r\nHost: h\r\n\r\n", 400); /* no method */
     /* HTTP/1.0 needs no Host; a 1.x minor above 1 is served as 1.1. */
     struct http_req_parser *p = http_req_parser_new(&lim);
     size_t used;
