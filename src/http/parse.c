@@ -50,7 +50,6 @@ struct http_req_parser {
     bool line_done;           /* the request line ended */
     uint32_t line_len;        /* bytes of the request line so far, CRLF excluded */
     char tail[9];             /* its last 9 bytes: " HTTP/1.1" */
-    bool started;             /* a byte of this request was consumed */
     bool headers_done;        /* header section complete and checked */
     bool complete;            /* the whole request is in */
     enum http_parse_err err;  /* why it failed; HTTP_PERR_NONE while fine */
@@ -485,8 +484,6 @@ int http_req_parse(struct http_req_parser *p, const uint8_t *data, size_t len, s
         bool in_headers = !p->headers_done;
         size_t n = http_parser_execute(&p->hp, &settings, (const char *)data + off, len - off);
         enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
-        if (n > 0)
-            p->started = true;
         if (in_headers && p->err == HTTP_PERR_NONE) {
             /* Paused at the end of the header section, the parser stands on its last LF:
              * scan that byte too (it is not consumed until the parser resumes). */
@@ -567,7 +564,7 @@ void http_req_parser_reset(struct http_req_parser *p)
     p->line_started = p->line_done = false;
     p->line_len = 0;
     memset(p->tail, 0, sizeof(p->tail));
-    p->started = p->headers_done = p->complete = false;
+    p->headers_done = p->complete = false;
     p->err = HTTP_PERR_NONE;
     memset(&p->req, 0, sizeof(p->req));
     p->req.content_length = UINT64_MAX;
@@ -580,7 +577,7 @@ bool http_req_parser_headers_done(const struct http_req_parser *p)
 
 bool http_req_parser_started(const struct http_req_parser *p)
 {
-    return p->started;
+    return p->line_started || p->headers_done;
 }
 
 const struct http_request *http_req_parser_request(const struct http_req_parser *p)

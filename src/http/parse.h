@@ -115,7 +115,8 @@ int http_req_parse(struct http_req_parser *p, const uint8_t *data, size_t len, s
 /* True once the header section of the current request is complete (and passed the checks):
  * the moment to send "100 Continue" or to refuse early. */
 bool http_req_parser_headers_done(const struct http_req_parser *p);
-/* True once any byte of the current request was consumed (blank lines before it excepted). */
+/* True once a byte of the current request's line was consumed: the blank lines (CRLF) a
+ * client may send between requests do not start one. */
 bool http_req_parser_started(const struct http_req_parser *p);
 /* The request so far: complete after 0; after http_req_parser_headers_done its method,
  * target and headers are valid (body still empty). Borrowed from p. */

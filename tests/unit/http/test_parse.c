@@ -414,6 +414,8 @@ static void test_parse_expect_and_headers_done(void **state)
                        "Content-Length: 4\r\n\r\n";
     size_t used;
     assert_false(http_req_parser_started(p));
+    assert_int_equal(parse_all(p, "\r\n\r\n", 4, &used), HX_ENEEDMORE);
+    assert_false(http_req_parser_started(p)); /* blank lines between requests */
     assert_int_equal(parse_all(p, head, strlen(head), &used), HX_ENEEDMORE);
     assert_int_equal(used, strlen(head));
     assert_true(http_req_parser_started(p));
