@@ -229,9 +229,13 @@ static int log_group(struct store_writer *w, const struct obs *obs, size_t n, ui
         size_t m = n - i < OBSLOG_RECORD_MAX ? n - i : OBSLOG_RECORD_MAX;
         rc = obslog_append(w->log, obs + i, m, seg);
         if (rc == HX_EFULL) {
-            if (!logged)
+            if (!logged) {
                 log_error(NULL, "store", "disk full: holding acknowledgements until space returns",
                           "rows=%zu retry_ms=%u", n, STORE_WRITER_FULL_RETRY_MS);
+                uv_mutex_lock(&w->mu);
+                w->latest_status = HX_EFULL; /* /readyz: not ready while waiting (publish clears) */
+                uv_mutex_unlock(&w->mu);
+            }
             logged = true;
             if (retry_pause(w, &w->cv, &w->stopping)) {
                 rc = obslog_append(w->log, obs + i, m, seg); /* one last try */

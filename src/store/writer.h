@@ -44,7 +44,8 @@ struct store_writer_stats {
     uint64_t durable_seq; /* highest durable sequence number */
     uint64_t applied;     /* observations written to the database (after the ingest log) */
     uint32_t queued;      /* observations waiting now */
-    int last_status;      /* result of the latest group: 0, or the error (readiness) */
+    int last_status;      /* result of the latest group: 0, or the error; HX_EFULL while a
+                           * group waits for disk space (readiness) */
 };
 
 /* Opens its own connection (STORE_OPEN_WRITER) and the ingest log (<storage.path>-ingest),
