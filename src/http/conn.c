@@ -61,7 +61,7 @@ static void update_reading(struct http__conn *c)
 
 static void on_timer(uv_timer_t *t);
 
-static void arm(struct http__conn *c, enum http__phase ph)
+void http__conn_arm(struct http__conn *c, enum http__phase ph)
 {
     const struct http_server *hs = c->hs;
     c->phase = ph;
@@ -69,6 +69,7 @@ static void arm(struct http__conn *c, enum http__phase ph)
     uint32_t ms = 0;
     switch (ph) {
     case HTTP__PH_IDLE:
+    case HTTP__PH_SEND:
         ms = hs->idle_timeout_ms;
         break;
     case HTTP__PH_HEADERS:
@@ -112,6 +113,14 @@ static void on_timer(uv_timer_t *t)
             c->closing = true;
             net_conn_close(c->nc);
         }
+        break;
+    case HTTP__PH_SEND:
+        /* A client that stopped reading a large response (slow read). */
+        c->hs->stats.timeouts++;
+        log_debug(&c->lc, "http", "closing connection: client stopped reading",
+                  "peer=%s queued=%zu", net_conn_peer(c->nc), net_conn_write_queued(c->nc));
+        c->closing = true;
+        net_conn_abort(c->nc);
         break;
     case HTTP__PH_BUSY:
         break;
@@ -196,7 +205,7 @@ static void process_input(struct http__conn *c)
             /* The client is not reading its responses: the next one waits for on_drain
              * (and the idle timeout guards the wait). */
             c->wait_drain = true;
-            arm(c, HTTP__PH_IDLE);
+            http__conn_arm(c, HTTP__PH_IDLE);
             break;
         }
         bool had_headers = http_req_parser_headers_done(c->parser);
@@ -208,12 +217,12 @@ static void process_input(struct http__conn *c)
             break;
         }
         if (c->phase == HTTP__PH_IDLE && http_req_parser_started(c->parser))
-            arm(c, HTTP__PH_HEADERS);
+            http__conn_arm(c, HTTP__PH_HEADERS);
         if (!had_headers && http_req_parser_headers_done(c->parser)) {
             if (!headers_ready(c, rc == 0))
                 break;
             if (rc != 0)
-                arm(c, HTTP__PH_BODY);
+                http__conn_arm(c, HTTP__PH_BODY);
         }
         if (rc == HX_ENEEDMORE)
             break;
@@ -307,7 +316,7 @@ void http__accept(void *arg, struct net_conn *nc)
     net_conn_set_handler(nc, &handler, c);
     /* The first request's header section is due within the header timeout of the accept:
      * a connection that sends nothing holds a slot no longer than that. */
-    arm(c, HTTP__PH_HEADERS);
+    http__conn_arm(c, HTTP__PH_HEADERS);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -331,7 +340,7 @@ void http__dispatch(struct http__conn *c)
     struct http_exchange *x = &c->x;
     const struct http_request *req = http_req_parser_request(c->parser);
     http__conn_ref(c); /* the exchange's */
-    arm(c, HTTP__PH_BUSY);
+    http__conn_arm(c, HTTP__PH_BUSY);
     x->c = c;
     x->req = req;
     x->state = HTTP__X_HANDLER;
@@ -451,7 +460,7 @@ void http__x_finish(struct http_exchange *x)
             c->closing = true;
             net_conn_close(c->nc);
         } else {
-            arm(c, HTTP__PH_IDLE);
+            http__conn_arm(c, HTTP__PH_IDLE);
             if (!c->processing && c->in_off < c->in_len) {
                 /* A pipelined request is waiting: take it from the loop, not from inside
                  * the caller (an async completion must not re-enter another handler). */

@@ -110,6 +110,7 @@ enum http__phase {
     HTTP__PH_HEADERS = 1, /* a request started: whole header section due (header_timeout_ms) */
     HTTP__PH_BODY = 2,    /* header section in: whole body due (body_timeout_ms) */
     HTTP__PH_BUSY = 3,    /* a request is being answered: no timeout */
+    HTTP__PH_SEND = 4,    /* a large response leaves in pieces: progress due (idle_timeout_ms) */
 };
 
 struct http__conn {
@@ -168,6 +169,8 @@ struct http_server {
 /* conn.c */
 void http__accept(void *arg, struct net_conn *nc);
 void http__conn_ref(struct http__conn *c);
+/* Starts the timer for phase ph (HTTP__PH_BUSY stops it). */
+void http__conn_arm(struct http__conn *c, enum http__phase ph);
 void http__conn_unref(struct http__conn *c);
 /* The exchange is done (response queued, stream ended, or the client gone): counts it,
  * releases its memory and the connection's reference, and moves on to the next request. */

@@ -251,6 +251,7 @@ void http__x_send_more(struct http_exchange *x)
             break;
         }
         x->rest_off += n;
+        http__conn_arm(c, HTTP__PH_SEND); /* progress: the client reads */
     }
     http__x_finish(x);
 }
@@ -306,6 +307,7 @@ int http_respond(struct http_exchange *x, int status, const char *content_type, 
     }
     if (x->rest) {
         x->state = HTTP__X_SENDING;
+        http__conn_arm(c, HTTP__PH_SEND);
         return 0;
     }
     http__x_finish(x);

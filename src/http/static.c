@@ -454,7 +454,7 @@ static void serve(struct http_exchange *x, void *arg)
         }
     }
     if (!f) {
-        http_error(x, 404, "not_found", "no such file");
+        http_error(x, 404, "not_found", "no such resource");
         return;
     }
     const struct http_header *ae = http_request_header(r, "accept-encoding");

@@ -348,6 +348,15 @@ static void on_big(struct http_exchange *x, void *arg)
     free(b); /* copied */
 }
 
+#define HUGE_LEN (32 * 1024 * 1024)
+
+static void on_huge(struct http_exchange *x, void *arg)
+{
+    char *b = calloc(1, HUGE_LEN);
+    http_respond(x, 200, "application/octet-stream", b, HUGE_LEN);
+    free(b);
+}
+
 static int authenticate(void *arg, struct http_exchange *x, const struct http_route *rt)
 {
     struct fx *f = arg;
@@ -422,6 +431,7 @@ static void run(struct fx *f, client_fn *client)
     add(f, "GET", "/events", on_events, NULL, HTTP_ROUTE_PUBLIC);
     add(f, "GET", "/flood", on_flood, NULL, HTTP_ROUTE_PUBLIC);
     add(f, "GET", "/big", on_big, NULL, HTTP_ROUTE_PUBLIC);
+    add(f, "GET", "/huge", on_huge, NULL, HTTP_ROUTE_PUBLIC);
     add(f, "GET", "/private/{id}", on_echo, "patients.read", 0);
     add(f, "GET", "/m/{id}", on_echo, "metrics", HTTP_ROUTE_LOOPBACK_PUBLIC);
     if (f->with_auth)
@@ -616,6 +626,30 @@ static void test_server_response_larger_than_queue(void **state)
 {
     struct fx f = {0};
     run(&f, client_big);
+}
+
+static void client_slow_read(struct fx *f)
+{
+    struct cli c;
+    cli_open(&c, f->port);
+    cli_send(&c, "GET /huge HTTP/1.1\r\nHost: t\r\n\r\n");
+    usleep(1500 * 1000); /* read nothing for longer than the idle timeout (600 ms) */
+    size_t got = 0;
+    for (;;) {
+        char tmp[65536];
+        ssize_t r = recv(c.fd, tmp, sizeof(tmp), 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    CHECK(f, got < HUGE_LEN, "the whole response arrived (%zu bytes)", got);
+    cli_close(&c);
+}
+
+static void test_server_slow_reader_dropped(void **state)
+{
+    struct fx f = {0};
+    run(&f, client_slow_read);
 }
 
 static void client_no_auth(struct fx *f)
@@ -894,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_server_stream_and_on_close),
         cmocka_unit_test(test_server_stream_congested),
         cmocka_unit_test(test_server_response_larger_than_queue),
+        cmocka_unit_test(test_server_slow_reader_dropped),
         cmocka_unit_test(test_server_default_allows_only_public),
         cmocka_unit_test(test_server_authenticator),
         cmocka_unit_test(test_server_continue_and_errors),
