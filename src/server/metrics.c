@@ -184,21 +184,26 @@ static void write_store(struct http_buf *b, struct store_writer *w)
     struct store_writer_stats st;
     store_writer_get_stats(w, &st);
     metric(b, "medhub_store_queue_depth", "gauge",
-           "Observations waiting for the store writer (accepted, not yet called back)", st.queued);
+           "Observations waiting for the store writer (accepted, not yet durable or failed)",
+           st.queued);
     help(b, "medhub_store_observations_total", "counter",
-         "Observations written by the store writer, by result");
-    http_buf_printf(b, "medhub_store_observations_total{result=\"committed\"} %" PRIu64 "\n",
-                    st.committed - st.duplicates);
-    http_buf_printf(b, "medhub_store_observations_total{result=\"duplicate\"} %" PRIu64 "\n",
-                    st.duplicates);
+         "Observations handled by the store writer: made durable in the ingest log, or failed");
+    http_buf_printf(b, "medhub_store_observations_total{result=\"durable\"} %" PRIu64 "\n",
+                    st.committed);
     http_buf_printf(b, "medhub_store_observations_total{result=\"failed\"} %" PRIu64 "\n",
                     st.failed);
-    metric(b, "medhub_store_commits_total", "counter", "Store writer transactions committed",
-           st.commits);
+    metric(b, "medhub_store_applied_total", "counter",
+           "Observations written from the ingest log into the database", st.applied);
+    metric(b, "medhub_store_duplicates_total", "counter",
+           "Observations the database skipped as already stored (redeliveries)", st.duplicates);
+    metric(b, "medhub_store_commits_total", "counter",
+           "Groups of observations made durable (ingest log syncs)", st.commits);
     struct hx_hist *h = hx_xmalloc(sizeof(*h)); /* 8 KiB: not on the loop's stack */
     store_writer_get_commit_hist(w, h);
     histogram(b, "medhub_store_commit_duration_seconds",
-              "Store writer transaction time, fsync included", h);
+              "Time to make a group durable (ingest log append and fdatasync): what an "
+              "acknowledgement waits for",
+              h);
     free(h);
 }
 
@@ -250,7 +255,7 @@ static void on_healthz(struct http_exchange *x, void *arg)
     http_respond(x, 200, "application/json", body, sizeof(body) - 1);
 }
 
-/* Ready: not draining, the writer runs and its latest transaction committed (a full disk or
+/* Ready: not draining, the writer runs and its latest group became durable (a full disk or
  * a read-only database makes it not ready until a commit succeeds again). */
 static void on_readyz(struct http_exchange *x, void *arg)
 {
@@ -264,7 +269,7 @@ static void on_readyz(struct http_exchange *x, void *arg)
         struct store_writer_stats st;
         store_writer_get_stats(srv->writer, &st);
         if (st.last_status < 0)
-            why = "the store writer's last transaction failed";
+            why = "the store writer cannot make readings durable";
     }
     if (why) {
         http_error(x, 503, "not_ready", why);

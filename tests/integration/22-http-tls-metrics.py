@@ -163,7 +163,7 @@ def test_metrics_content_moves_with_mqtt(gateway):
     assert metric(after, 'medhub_mqtt_publishes_total') == 2
     assert metric(after, 'medhub_ingest_rejected_total', {'reason': 'invalid_payload'}) == 1
     assert metric(after, 'medhub_store_commits_total') >= 1
-    assert metric(after, 'medhub_store_observations_total', {'result': 'committed'}) == 3
+    assert metric(after, 'medhub_store_observations_total', {'result': 'durable'}) == 3
     assert metric(after, 'medhub_store_commit_duration_seconds_count') >= 1
     assert metric(after, 'medhub_store_commit_duration_seconds_bucket', {'le': '+Inf'}) >= 1
     assert metric(after, 'medhub_mqtt_connects_total', {'result': 'accepted'}) == 2
