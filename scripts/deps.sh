@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(cmake ninja-build pkg-config gcc libc6-dev make
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libjansson-dev libcbor-dev
-  libhttp-parser-dev libinih-dev libqrencode-dev libcurl4-openssl-dev
+  libhttp-parser-dev libinih-dev libqrencode-dev libcurl4-openssl-dev zlib1g-dev
   mosquitto-clients) # mosquitto_pub: the demo banner's first publish
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format sqlite3 util-linux openssl
   mosquitto-clients python3 python3-pytest python3-paho-mqtt python3-requests)

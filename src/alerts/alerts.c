@@ -249,6 +249,7 @@ void alerts_get_stats(const struct alerts *a, struct alerts_stats *out)
     out->resolved = rs.resolved;
     out->escalations = rs.escalations;
     out->open = rs.open;
+    out->acked = rs.acked;
     out->persisted = a->persisted;
     out->persist_failed = a->persist_failed;
     out->actions = a->actions;

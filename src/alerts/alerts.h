@@ -39,7 +39,8 @@ struct alerts_stats {
     uint64_t persisted;      /* transitions written */
     uint64_t persist_failed; /* transitions the store refused (retried) */
     uint64_t actions;        /* actions applied */
-    uint32_t open;           /* alerts open now */
+    uint32_t open;           /* alerts open now (raised or acknowledged) */
+    uint32_t acked;          /* of which acknowledged */
     /* From a reading's arrival at the gateway to the alert transition it caused, in the
      * engine (raised) and in the store (persisted), microseconds. */
     uint64_t raise_p50_us, raise_p99_us, raise_p999_us, raise_max_us;

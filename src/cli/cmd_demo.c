@@ -98,6 +98,7 @@ static void on_ready(void *arg, struct server *srv)
 {
     const struct demo *d = arg;
     uint16_t mqtt = server_mqtt_port(srv, false), mqtts = server_mqtt_port(srv, true);
+    uint16_t http = server_http_port(srv, false), https = server_http_port(srv, true);
     printf("\nmedhub demo is running (pid %ld)\n", (long)getpid());
     printf("  data dir   %s%s\n", d->data_dir,
            d->temporary ? "  (temporary: removed when the demo stops)" : "");
@@ -105,7 +106,9 @@ static void on_ready(void *arg, struct server *srv)
            "(mon-0001..)\n",
            d->patients);
     printf("  mqtt       127.0.0.1:%u (plain, loopback only), 127.0.0.1:%u (TLS)\n", mqtt, mqtts);
-    printf("  web        not yet: the dashboard arrives with the HTTP API\n");
+    printf("  web        http://127.0.0.1:%u/ and https://127.0.0.1:%u/ (loopback only)\n", http,
+           https);
+    printf("  ops        http://127.0.0.1:%u/healthz  /readyz  /metrics\n", http);
     if (*d->first_secret) {
         printf("\nSend a reading as device mon-0001 (its secret is shown because this is a "
                "demo):\n");
@@ -194,8 +197,8 @@ int cmd_demo(int argc, char **argv)
     const char *const loopback[] = {
         port_is_free(1883) ? "mqtt.listen=127.0.0.1:1883" : "mqtt.listen=127.0.0.1:0",
         port_is_free(8883) ? "mqtt.tls_listen=127.0.0.1:8883" : "mqtt.tls_listen=127.0.0.1:0",
-        "http.listen=127.0.0.1:8080",
-        "http.tls_listen=127.0.0.1:8443",
+        port_is_free(8080) ? "http.listen=127.0.0.1:8080" : "http.listen=127.0.0.1:0",
+        port_is_free(8443) ? "http.tls_listen=127.0.0.1:8443" : "http.tls_listen=127.0.0.1:0",
         "hl7.listen=127.0.0.1:2575",
     };
     for (size_t i = 0; i < HX_ARRAY_LEN(loopback); i++)

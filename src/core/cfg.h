@@ -61,6 +61,20 @@ struct cfg_mqtt_limits {
     uint32_t publish_rate;       /* mqtt.publish_rate: PUBLISH per second per device */
 };
 
+/* [http] limits, timeouts and the web root (src/http/http.h, docs/http.md). */
+struct cfg_http_opts {
+    uint32_t max_connections;    /* http.max_connections: per listener */
+    uint32_t max_header_bytes;   /* http.max_header_bytes: request line + header fields */
+    uint32_t max_headers;        /* http.max_headers: header fields per request */
+    uint32_t max_body_bytes;     /* http.max_body_bytes: request body */
+    uint32_t header_timeout_ms;  /* http.header_timeout_ms: whole header section due */
+    uint32_t body_timeout_ms;    /* http.body_timeout_ms: whole body due after the headers */
+    uint32_t idle_timeout_ms;    /* http.idle_timeout_ms: keep-alive wait for the next request */
+    uint32_t write_queue_bytes;  /* http.write_queue_bytes: unsent bytes per connection */
+    uint32_t stream_queue_bytes; /* http.stream_queue_bytes: a stream is congested beyond this */
+    char web_root[CFG_PATH_MAX]; /* http.web_root: "" finds web/ next to the executable */
+};
+
 /* [webhook] outbound notifications (src/notify/webhook.h). */
 struct cfg_webhook {
     uint32_t timeout_ms;         /* webhook.timeout_ms: whole attempt (connect, TLS, response) */
@@ -97,6 +111,7 @@ struct cfg {
     struct cfg_listener mqtt;           /* [mqtt] */
     struct cfg_mqtt_limits mqtt_limits; /* [mqtt] limits */
     struct cfg_listener http;           /* [http] */
+    struct cfg_http_opts http_opts;     /* [http] limits, timeouts, web root */
     struct cfg_listener hl7;            /* [hl7] (no tls_listen key yet, so hl7.tls_listen is unset:
                                          * MLLP over TLS comes later) */
     struct cfg_store storage;           /* [storage] */

@@ -28,6 +28,7 @@ void hx_hist_record(struct hx_hist *h, uint64_t v)
 {
     h->bucket[bucket_of(v)]++;
     h->count++;
+    h->sum += v;
     if (v > h->max)
         h->max = v;
 }
@@ -48,4 +49,15 @@ uint64_t hx_hist_quantile(const struct hx_hist *h, double q)
         }
     }
     return h->max;
+}
+
+uint64_t hx_hist_count_le(const struct hx_hist *h, uint64_t v)
+{
+    if (v >= h->max)
+        return h->count;
+    uint64_t n = 0;
+    uint32_t last = bucket_of(v);
+    for (uint32_t b = 0; b <= last; b++)
+        n += h->bucket[b];
+    return n;
 }

@@ -33,6 +33,7 @@ struct rules_stats {
     uint64_t resolved;    /* alerts resolved (auto or manual) */
     uint64_t escalations; /* escalation notifications */
     uint32_t open;        /* alerts raised or acknowledged now */
+    uint32_t acked;       /* of which acknowledged */
     uint32_t patients;    /* patients with state */
     uint32_t devices;     /* devices watched */
 };

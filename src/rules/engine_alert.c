@@ -171,6 +171,8 @@ static void forget(struct rules_engine *e, struct rules__alert *a)
 void rules__resolve(struct rules_engine *e, struct rules__alert *a, const char *who,
                     const char *note, int64_t now)
 {
+    if (a->a.state == ALERT_ACKED)
+        e->stats.acked--;
     a->a.state = ALERT_RESOLVED;
     a->a.resolved_us = now;
     a->a.updated_us = now;
@@ -197,6 +199,7 @@ int rules_engine_ack(struct rules_engine *e, int64_t alert_id, const char *who, 
     if (a->a.state != ALERT_RAISED)
         return HX_EINVAL;
     a->a.state = ALERT_ACKED;
+    e->stats.acked++;
     a->a.acked_us = now_us;
     a->a.updated_us = now_us;
     set_text(a->a.acked_by, sizeof(a->a.acked_by), who);
@@ -239,6 +242,8 @@ void rules_engine_restore(struct rules_engine *e, const struct alert *in, int64_
     if (in->id >= e->next_id)
         e->next_id = in->id + 1;
     e->stats.open++;
+    if (a->a.state == ALERT_ACKED)
+        e->stats.acked++;
     /* Repeats already sent are not known exactly: count them from the stored deadline. */
     const struct rules_escalation *p = &e->esc[a->a.severity];
     if (a->a.state == ALERT_RAISED && p->n_tiers && a->a.tier >= p->n_tiers && p->repeat_s &&

@@ -6,11 +6,12 @@
  * happens after every listener has stopped.
  * Layer: server (top; wires front ends to ingest and store). Thread: loop.
  */
-#include "server/server.h"
+#include "server/server_int.h"
 #include "alerts/alerts.h"
 #include "core/datadir.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "http/http.h"
 #include "ingest/pipeline.h"
 #include "ingest/registry.h"
 #include "mqtt/mqtt.h"
@@ -25,22 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct server {
-    uv_loop_t loop;              /* the one event loop */
-    uv_signal_t sigint;          /* Ctrl-C */
-    uv_signal_t sigterm;         /* service manager stop */
-    const struct cfg *cfg;       /* borrowed */
-    struct store_writer *writer; /* owned; NULL once stopped */
-    struct registry *reg;        /* owned; device snapshot, freed after the loop */
-    struct ingest *ingest;       /* owned; the pipeline, freed after the loop */
-    struct mqtt_server *mqtt;    /* owned; MQTT gateway, freed after the loop */
-    struct alerts *alerts;       /* owned; rules and alerts, freed after the loop */
-    struct webhooks *webhooks;   /* owned; webhook deliveries, freed after the loop */
-    struct audit_service *audit; /* owned; lifecycle entries, checkpoints; freed after the loop */
-    int lock_fd;                 /* data directory lock */
-    bool stopping;               /* drain started */
-};
-
 uv_loop_t *server_loop(struct server *srv)
 {
     return &srv->loop;
@@ -49,6 +34,11 @@ uv_loop_t *server_loop(struct server *srv)
 uint16_t server_mqtt_port(struct server *srv, bool tls)
 {
     return srv->mqtt ? mqtt_server_port(srv->mqtt, tls) : 0;
+}
+
+uint16_t server_http_port(struct server *srv, bool tls)
+{
+    return srv->http ? http_server_port(srv->http, tls) : 0;
 }
 
 struct store_writer *server_writer(struct server *srv)
@@ -68,6 +58,7 @@ void server_stop(struct server *srv)
      * the ingest pipeline (events already submitted are still written by their worker job
      * and called back while the loop runs on), then flush the writer (completions for closed
      * sessions find tombstones). */
+    http_server_stop(srv->http); /* handlers still holding an exchange get their on_close */
     mqtt_server_stop(srv->mqtt);
     alerts_stop(srv->alerts); /* no more readings: write the last transitions */
     reg_stop(srv->reg);
@@ -112,6 +103,33 @@ static void log_pending_listener(const char *proto, const struct cfg_addr *a, co
         return;
     log_info(NULL, "server", "listener configured but its front end is not in this build",
              "proto=%s%s addr=%s:%u", proto, tls, a->host, a->port);
+}
+
+/* The HTTP server: its routes (operations endpoints, then the static files as the catch-all;
+ * REST, FHIR and the live stream register here too as they arrive), then its listeners. */
+static int start_http(struct server *srv, char *err, size_t err_len)
+{
+    const struct cfg *cfg = srv->cfg;
+    http_server_new(&srv->http, &srv->loop, cfg);
+    int rc = server__ops_register(srv);
+    if (rc < 0) {
+        snprintf(err, err_len, "http: cannot register the operations endpoints: %s",
+                 hx_strerror(rc));
+        return rc;
+    }
+    char root[CFG_PATH_MAX];
+    rc = http_web_root_find(cfg->http_opts.web_root, root, sizeof(root));
+    if (rc < 0 && *cfg->http_opts.web_root) {
+        snprintf(err, err_len, "[http] web_root = '%.200s': %s", cfg->http_opts.web_root,
+                 hx_strerror(rc));
+        return rc;
+    }
+    if (rc < 0)
+        log_warn(NULL, "http", "no web root found: the web UI is not served",
+                 "hint=\"set [http] web_root\"");
+    else if ((rc = http_static_register(srv->http, root, err, err_len)) < 0)
+        return rc;
+    return http_server_start(srv->http, err, err_len);
 }
 
 int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
@@ -166,6 +184,8 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
         rc = mqtt_server_start(&srv.mqtt, &srv.loop, cfg, srv.reg, srv.ingest, key, err,
                                sizeof(err));
     memset(key, 0, sizeof(key));
+    if (rc == 0)
+        rc = start_http(&srv, err, sizeof(err));
     if (rc < 0)
         goto out_stop;
 
@@ -176,8 +196,6 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
     uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
 
-    log_pending_listener("http", &cfg->http.listen, "");
-    log_pending_listener("http", &cfg->http.tls_listen, "+tls");
     log_pending_listener("hl7", &cfg->hl7.listen, "");
     log_info(NULL, "server", "ready", "store=\"%s\"", cfg->storage.path);
     if (hooks && hooks->on_ready)
@@ -185,6 +203,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
 
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     log_ingest_stats(srv.ingest);
+    http_server_free(srv.http);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
     webhooks_free(srv.webhooks);
@@ -202,6 +221,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
 out_stop:
     /* Start-up failed after the writer started: drain what started, as on SIGTERM. */
     srv.stopping = true;
+    http_server_stop(srv.http);
     mqtt_server_stop(srv.mqtt);
     alerts_stop(srv.alerts);
     reg_stop(srv.reg);
@@ -211,6 +231,7 @@ out_stop:
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);
+    http_server_free(srv.http);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
     webhooks_free(srv.webhooks);

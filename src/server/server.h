@@ -1,5 +1,5 @@
 /*
- * The daemon: the libuv loop, the store writer, the front ends (as they arrive), signal
+ * The daemon: the libuv loop, the store writer, the front ends (MQTT, HTTP), signal
  * handling and the graceful drain. `medhub serve` and `medhub demo` run it.
  * Thread: server_run runs the loop on the calling thread and returns when it has stopped.
  */
@@ -39,6 +39,10 @@ uv_loop_t *server_loop(struct server *srv);
 /* The port the MQTT gateway listens on (tls false: plain), 0 when it is not listening.
  * Thread: loop. */
 uint16_t server_mqtt_port(struct server *srv, bool tls);
+
+/* The port the HTTP server listens on (tls false: plain), 0 when it is not listening.
+ * Thread: loop. */
+uint16_t server_http_port(struct server *srv, bool tls);
 
 /* The server's store writer. Thread: loop. */
 struct store_writer *server_writer(struct server *srv);

@@ -136,14 +136,16 @@ struct store_writer {
     struct wjob *jobs_tail;
     struct wjob *jobs_done; /* side jobs run, FIFO, for the loop */
     struct wjob *jobs_done_tail;
-    struct wresult *res;  /* published results, queue_max entries */
-    uint32_t n_res;       /* results used */
-    uint64_t committed;   /* stats, see struct store_writer_stats */
-    uint64_t duplicates;  /* ... */
-    uint64_t failed;      /* ... */
-    uint64_t commits;     /* ... */
-    uint64_t durable_seq; /* ... */
-    uint64_t applied;     /* ... */
+    struct wresult *res;       /* published results, queue_max entries */
+    uint32_t n_res;            /* results used */
+    uint64_t committed;        /* stats, see struct store_writer_stats */
+    uint64_t duplicates;       /* ... */
+    uint64_t failed;           /* ... */
+    uint64_t commits;          /* ... */
+    uint64_t durable_seq;      /* ... */
+    uint64_t applied;          /* ... */
+    int latest_status;         /* ... */
+    struct hx_hist commit_lat; /* group durability times (append + sync), microseconds */
 
     /* Log thread only. */
     struct obs_buf work; /* the group being logged */
@@ -195,9 +197,12 @@ static bool retry_pause(struct store_writer *w, uv_cond_t *cv, const bool *flag)
 /* ---- log thread ------------------------------------------------------------------------ */
 
 /* Log thread: hands one group's outcome to the loop. */
-static void publish(struct store_writer *w, uint64_t upto_seq, int status, size_t rows)
+static void publish(struct store_writer *w, uint64_t upto_seq, int status, size_t rows,
+                    uint64_t took_us)
 {
     uv_mutex_lock(&w->mu);
+    w->latest_status = status;
+    hx_hist_record(&w->commit_lat, took_us);
     assert(w->n_res < w->queue_max);
     w->res[w->n_res++] = (struct wresult){.upto_seq = upto_seq, .status = status};
     if (status == 0) {
@@ -224,9 +229,13 @@ static int log_group(struct store_writer *w, const struct obs *obs, size_t n, ui
         size_t m = n - i < OBSLOG_RECORD_MAX ? n - i : OBSLOG_RECORD_MAX;
         rc = obslog_append(w->log, obs + i, m, seg);
         if (rc == HX_EFULL) {
-            if (!logged)
+            if (!logged) {
                 log_error(NULL, "store", "disk full: holding acknowledgements until space returns",
                           "rows=%zu retry_ms=%u", n, STORE_WRITER_FULL_RETRY_MS);
+                uv_mutex_lock(&w->mu);
+                w->latest_status = HX_EFULL; /* /readyz: not ready while waiting (publish clears) */
+                uv_mutex_unlock(&w->mu);
+            }
             logged = true;
             if (retry_pause(w, &w->cv, &w->stopping)) {
                 rc = obslog_append(w->log, obs + i, m, seg); /* one last try */
@@ -267,7 +276,9 @@ static void log_work(struct store_writer *w)
 {
     struct obs_buf *b = &w->work;
     uint64_t seg = 0;
+    uint64_t t0 = uv_hrtime();
     int rc = log_group(w, b->obs, b->n_obs, &seg);
+    uint64_t took_us = (uv_hrtime() - t0) / 1000;
     if (rc != w->last_status) {
         if (rc < 0)
             log_error(NULL, "store", "writing observations to the ingest log failed",
@@ -276,7 +287,7 @@ static void log_work(struct store_writer *w)
             log_info(NULL, "store", "writing observations recovered", "rows=%u", b->n_obs);
         w->last_status = rc;
     }
-    publish(w, b->obs[b->n_obs - 1].seq, rc, b->n_obs);
+    publish(w, b->obs[b->n_obs - 1].seq, rc, b->n_obs, took_us);
     if (rc == 0)
         hand_over(w, b->obs, b->n_obs, seg);
     b->n_obs = 0;
@@ -566,9 +577,17 @@ void store_writer_get_stats(struct store_writer *w, struct store_writer_stats *o
     out->commits = w->commits;
     out->durable_seq = w->durable_seq;
     out->applied = w->applied;
+    out->last_status = w->latest_status;
     uv_mutex_unlock(&w->mu);
     out->enqueued = w->enqueued;
     out->queued = w->queued;
+}
+
+void store_writer_get_commit_hist(struct store_writer *w, struct hx_hist *out)
+{
+    uv_mutex_lock(&w->mu);
+    *out = w->commit_lat;
+    uv_mutex_unlock(&w->mu);
 }
 
 static void writer_free(struct store_writer *w)

@@ -17,6 +17,7 @@
 #define MEDHUB_STORE_WRITER_H
 
 #include "core/cfg.h"
+#include "core/hist.h"
 #include "domain/model.h"
 
 #include <stdbool.h>
@@ -43,6 +44,8 @@ struct store_writer_stats {
     uint64_t durable_seq; /* highest durable sequence number */
     uint64_t applied;     /* observations written to the database (after the ingest log) */
     uint32_t queued;      /* observations waiting now */
+    int last_status;      /* result of the latest group: 0, or the error; HX_EFULL while a
+                           * group waits for disk space (readiness) */
 };
 
 /* Opens its own connection (STORE_OPEN_WRITER) and the ingest log (<storage.path>-ingest),
@@ -90,6 +93,10 @@ int store_writer_submit_job(struct store_writer *w, store_job_fn *fn, store_job_
  * the loop runs the async handle's close callback. */
 void store_writer_get_stats(struct store_writer *w, struct store_writer_stats *out);
 
+/* Copies the histogram of group durability times (microseconds from the start of a group's
+ * append to the ingest log to the end of its fdatasync, waits for disk space included: what
+ * an acknowledgement waits for) into out. */
+void store_writer_get_commit_hist(struct store_writer *w, struct hx_hist *out);
 /* True when at most half of storage.queue_max observations are waiting: the low-water mark at
  * which producers paused by -EAGAIN should resume (resuming them at every completion would
  * make each of them retry, and fail, once per completion). */

@@ -181,7 +181,8 @@ def test_gateway_holds_acks_while_the_disk_is_full_and_recovers(small_disk, medh
     dropping; when space returns the held readings are stored and acknowledged."""
     import sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from conftest import Gateway, RawMqtt, mq_connect, mq_publish
+    from conftest import Gateway, RawMqtt, http_ports, mq_connect, mq_publish
+    import requests
 
     mh = medhub_at(small_disk / 'data')
     mh.init()
@@ -189,6 +190,8 @@ def test_gateway_holds_acks_while_the_disk_is_full_and_recovers(small_disk, medh
     g = Gateway(mh, daemons)
     g.add_device('dev1')
     g.start()
+    readyz = f'http://127.0.0.1:{http_ports(g.daemon)["http"]}/readyz'
+    assert requests.get(readyz, timeout=5).status_code == 200
     c = RawMqtt(g.port)
     c.send(mq_connect('dev1', 'dev1', g.secrets['dev1'], version=5))
     t, _, body = c.recv()
@@ -222,11 +225,14 @@ def test_gateway_holds_acks_while_the_disk_is_full_and_recovers(small_disk, medh
             break
         assert t == 4 and (len(body) < 3 or body[2] == 0), body
     assert held is not None, 'the disk never filled up'
+    r = requests.get(readyz, timeout=5)  # the writer waits for space: not ready
+    assert r.status_code == 503 and r.json()['error']['code'] == 'not_ready', r.text
     os.remove(filler)
     c.sock.settimeout(10)
     t, _, body = c.recv()
     assert t == 4 and body[:2] == struct.pack('>H', held % 65535 + 1)  # acknowledged now
     assert len(body) < 3 or body[2] == 0  # reason Success
+    assert requests.get(readyz, timeout=5).status_code == 200  # committing again
     c.close()
     assert g.stop() == 0
     assert 'disk full: holding acknowledgements until space returns' in g.log()

@@ -43,8 +43,9 @@ class Medhub:
         return self.run('init')
 
     # Tests never bind fixed ports: a second test run, a system mosquitto or CI's neighbours
-    # could hold 1883. Later --set arguments override these.
-    EPHEMERAL = ('--set', 'mqtt.listen=127.0.0.1:0', '--set', 'mqtt.tls_listen=127.0.0.1:0')
+    # could hold 1883 or 8080. Later --set arguments override these.
+    EPHEMERAL = ('--set', 'mqtt.listen=127.0.0.1:0', '--set', 'mqtt.tls_listen=127.0.0.1:0',
+                 '--set', 'http.listen=127.0.0.1:0', '--set', 'http.tls_listen=127.0.0.1:0')
 
     def serve(self, *args, env=None):
         return Daemon(self, self.EPHEMERAL + tuple(args), env)
@@ -394,3 +395,165 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---- HTTP server helpers (20-http-*) ---------------------------------------------------------
+
+LISTENING_HTTP = _re.compile(r'msg="listening" proto=(https?) addr=[0-9.]+:(\d+)')
+
+
+def http_ports(daemon):
+    """{'http': port, 'https': port} from the daemon's 'listening' lines (after 'ready')."""
+    ports = {}
+    for line in daemon.lines:
+        m = LISTENING_HTTP.search(line)
+        if m:
+            ports[m.group(1)] = int(m.group(2))
+    return ports
+
+
+class Web:
+    """A running daemon with HTTP (and HTTPS) on ephemeral loopback ports."""
+
+    def __init__(self, mh, daemons):
+        self.mh = mh
+        self.daemons = daemons
+        self.daemon = None
+        self.port = self.tls_port = None
+        self.ca = os.path.join(mh.data_dir, 'tls', 'device-ca.crt')
+
+    def start(self, *extra, tls=True):
+        self.daemon = self.mh.serve('--set', 'mqtt.tls_listen=', '--set',
+                                    'http.listen=127.0.0.1:0', '--set',
+                                    'http.tls_listen=' + ('127.0.0.1:0' if tls else ''), *extra)
+        self.daemons.append(self.daemon)
+        self.daemon.wait_for('msg="ready"')
+        ports = http_ports(self.daemon)
+        self.port = ports.get('http')
+        self.tls_port = ports.get('https')
+        return self
+
+    def url(self, path):
+        return f'http://127.0.0.1:{self.port}{path}'
+
+    def tls_url(self, path):
+        return f'https://127.0.0.1:{self.tls_port}{path}'
+
+    def raw(self, timeout=5):
+        return RawHttp(self.port, timeout)
+
+    def log(self):
+        return ''.join(self.daemon.lines)
+
+
+@pytest.fixture
+def web(ready, daemons):
+    """An initialised data dir and a Web (not started yet); checks a clean exit at the end."""
+    w = Web(ready, daemons)
+    yield w
+    if w.daemon is not None:
+        if w.daemon.proc.poll() is None:
+            assert w.daemon.stop() == 0, w.log()[-4000:]
+        assert w.daemon.proc.returncode == 0, w.log()[-4000:]
+        assert 'Sanitizer' not in w.log(), w.log()[-8000:]
+
+
+class RawHttp:
+    """HTTP/1.1 over a raw socket: the request bytes go out exactly as written (no client
+    normalises the path), and responses are read with their framing."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = _socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        self.buf = b''
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError('connection closed')
+        self.buf += chunk
+
+    def response(self, head_only=False):
+        """Returns (status, {lower-case name: value}, body bytes); raises EOFError."""
+        while b'\r\n\r\n' not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b'\r\n\r\n', 1)
+        lines = head.decode('latin-1').split('\r\n')
+        status = int(lines[0].split(' ')[1])
+        headers = {}
+        for line in lines[1:]:
+            k, v = line.split(':', 1)
+            headers[k.strip().lower()] = v.strip()
+        if head_only or status in (100, 204, 304):
+            return status, headers, b''
+        if 'content-length' in headers:
+            n = int(headers['content-length'])
+            while len(self.buf) < n:
+                self._fill()
+            body, self.buf = self.buf[:n], self.buf[n:]
+            return status, headers, body
+        if headers.get('transfer-encoding') == 'chunked':
+            body = b''
+            while True:
+                while b'\r\n' not in self.buf:
+                    self._fill()
+                size_line, rest = self.buf.split(b'\r\n', 1)
+                n = int(size_line.split(b';')[0], 16)
+                while len(rest) < n + 2:
+                    self._fill()
+                    size_line, rest = self.buf.split(b'\r\n', 1)
+                body += rest[:n]
+                self.buf = rest[n + 2:]
+                if n == 0:
+                    return status, headers, body
+        try:
+            while True:
+                self._fill()
+        except EOFError:
+            pass
+        body, self.buf = self.buf, b''
+        return status, headers, body
+
+    def rest(self, timeout=3):
+        """Everything the server still sends until it closes (raises on a timeout)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                self._fill()
+        except (EOFError, ConnectionResetError):
+            pass
+        out, self.buf = self.buf, b''
+        return out
+
+    def is_closed(self, timeout=3):
+        """True if the server closes the connection within timeout (pending data skipped)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except (_socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def metric(text, name, labels=None):
+    """The value of one Prometheus sample (labels: a dict that must match exactly), or None."""
+    want = ''
+    if labels:
+        want = '{' + ','.join(f'{k}="{v}"' for k, v in labels.items()) + '}'
+    for line in text.splitlines():
+        if line.startswith('#'):
+            continue
+        key, _, value = line.rpartition(' ')
+        if key == name + want:
+            return float(value)
+    return None

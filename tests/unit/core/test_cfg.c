@@ -94,6 +94,9 @@ static void write_file(const char *path, const char *text)
         expect_has((fx)->err, (needle));                                                           \
     } while (0)
 
+/* Keys in the table. */
+#define N_TEST_KEYS 52
+
 /* Index of key "section.name" in cfg->origin, found through cfg_print's order. */
 static int origin_index(const char *section, const char *name)
 {
@@ -108,6 +111,16 @@ static int origin_index(const char *section, const char *name)
         "http.listen",
         "http.tls_listen",
         "http.insecure",
+        "http.max_connections",
+        "http.max_header_bytes",
+        "http.max_headers",
+        "http.max_body_bytes",
+        "http.header_timeout_ms",
+        "http.body_timeout_ms",
+        "http.idle_timeout_ms",
+        "http.write_queue_bytes",
+        "http.stream_queue_bytes",
+        "http.web_root",
         "hl7.listen",
         "hl7.insecure",
         "storage.backend",
@@ -230,7 +243,17 @@ static void test_cfg_defaults(void **state)
     snprintf(want, sizeof(want), "%s/audit-anchors.log", fx->dir);
     assert_string_equal(c->audit.anchor_file, want);
     assert_int_equal(c->log.level, LOG_INFO);
-    for (int i = 0; i < 31; i++)
+    assert_int_equal(c->http_opts.max_connections, 10000);
+    assert_int_equal(c->http_opts.max_header_bytes, 16384);
+    assert_int_equal(c->http_opts.max_headers, 64);
+    assert_int_equal(c->http_opts.max_body_bytes, 1048576);
+    assert_int_equal(c->http_opts.header_timeout_ms, 10000);
+    assert_int_equal(c->http_opts.body_timeout_ms, 30000);
+    assert_int_equal(c->http_opts.idle_timeout_ms, 60000);
+    assert_int_equal(c->http_opts.write_queue_bytes, 4194304);
+    assert_int_equal(c->http_opts.stream_queue_bytes, 262144);
+    assert_string_equal(c->http_opts.web_root, "");
+    for (int i = 0; i < N_TEST_KEYS; i++)
         assert_string_equal(c->origin[i], "default");
 }
 
@@ -950,7 +973,7 @@ static void test_cfg_print_masks_secrets(void **state)
         assert_true(from && from < eol);
         lines++;
     }
-    assert_int_equal(lines, 42);
+    assert_int_equal(lines, N_TEST_KEYS);
     free(out);
 }
 
@@ -996,7 +1019,7 @@ static void test_cfg_reference(void **state)
     int rows = 0;
     for (char *p = buf; (p = strstr(p, "\n| `")); p++)
         rows++;
-    assert_int_equal(rows, 42);
+    assert_int_equal(rows, N_TEST_KEYS);
     free(buf);
 }
 
@@ -1011,7 +1034,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
     char *tpl = template_for(NULL);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
-    for (int i = 0; i < 31; i++)
+    for (int i = 0; i < N_TEST_KEYS; i++)
         assert_string_equal(fx->cfg->origin[i], "default");
     expect_has(tpl, ";path = <data-dir>/medhub.db\n");
     expect_has(tpl, ";listen = 127.0.0.1:1883\n");
@@ -1027,7 +1050,7 @@ static void test_cfg_template_parses_to_defaults(void **state)
             keys++;
         }
     }
-    assert_int_equal(keys, 42);
+    assert_int_equal(keys, N_TEST_KEYS);
     assert_int_equal(load_text(fx, tpl), 0);
     assert_memory_equal(defaults, fx->cfg, offsetof(struct cfg, origin));
     expect_has(ORIGIN(fx, "storage", "path"), "t.conf:");
