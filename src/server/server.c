@@ -8,6 +8,7 @@
  */
 #include "server/server_int.h"
 #include "alerts/alerts.h"
+#include "api/api.h"
 #include "core/datadir.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -58,6 +59,7 @@ void server_stop(struct server *srv)
      * the ingest pipeline (events already submitted are still written by their worker job
      * and called back while the loop runs on), then flush the writer (completions for closed
      * sessions find tombstones). */
+    api_stop(srv->api);          /* refuses new work; live streams end */
     http_server_stop(srv->http); /* handlers still holding an exchange get their on_close */
     mqtt_server_stop(srv->mqtt);
     alerts_stop(srv->alerts); /* no more readings: write the last transitions */
@@ -107,7 +109,7 @@ static void log_pending_listener(const char *proto, const struct cfg_addr *a, co
 
 /* The HTTP server: its routes (operations endpoints, then the static files as the catch-all;
  * REST, FHIR and the live stream register here too as they arrive), then its listeners. */
-static int start_http(struct server *srv, char *err, size_t err_len)
+static int start_http(struct server *srv, const uint8_t key[SEC_KEY_LEN], char *err, size_t err_len)
 {
     const struct cfg *cfg = srv->cfg;
     http_server_new(&srv->http, &srv->loop, cfg);
@@ -117,6 +119,16 @@ static int start_http(struct server *srv, char *err, size_t err_len)
                  hx_strerror(rc));
         return rc;
     }
+    struct api_deps deps = {.loop = &srv->loop,
+                            .cfg = cfg,
+                            .http = srv->http,
+                            .writer = srv->writer,
+                            .ingest = srv->ingest,
+                            .alerts = srv->alerts,
+                            .reg = srv->reg,
+                            .server_key = key};
+    if ((rc = api_start(&srv->api, &deps, err, err_len)) < 0)
+        return rc;
     char root[CFG_PATH_MAX];
     rc = http_web_root_find(cfg->http_opts.web_root, root, sizeof(root));
     if (rc < 0 && *cfg->http_opts.web_root) {
@@ -183,9 +195,9 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
     if (rc == 0)
         rc = mqtt_server_start(&srv.mqtt, &srv.loop, cfg, srv.reg, srv.ingest, key, err,
                                sizeof(err));
-    memset(key, 0, sizeof(key));
     if (rc == 0)
-        rc = start_http(&srv, err, sizeof(err));
+        rc = start_http(&srv, key, err, sizeof(err));
+    memset(key, 0, sizeof(key));
     if (rc < 0)
         goto out_stop;
 
@@ -203,6 +215,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
 
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     log_ingest_stats(srv.ingest);
+    api_free(srv.api);
     http_server_free(srv.http);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);
@@ -221,6 +234,7 @@ int server_run(const struct cfg *cfg, const struct server_hooks *hooks)
 out_stop:
     /* Start-up failed after the writer started: drain what started, as on SIGTERM. */
     srv.stopping = true;
+    api_stop(srv.api);
     http_server_stop(srv.http);
     mqtt_server_stop(srv.mqtt);
     alerts_stop(srv.alerts);
@@ -231,6 +245,7 @@ out_stop:
     store_writer_stop(srv.writer);
     srv.writer = NULL;
     uv_run(&srv.loop, UV_RUN_DEFAULT);
+    api_free(srv.api);
     http_server_free(srv.http);
     mqtt_server_free(srv.mqtt);
     alerts_free(srv.alerts);

@@ -9,6 +9,7 @@
 #include "server/server.h"
 
 struct alerts;
+struct api;
 struct audit_service;
 struct http_server;
 struct ingest;
@@ -30,6 +31,7 @@ struct server {
     struct webhooks *webhooks;   /* owned; webhook deliveries, freed after the loop */
     struct audit_service *audit; /* owned; lifecycle entries, checkpoints; freed after the loop */
     struct http_server *http;    /* owned; HTTP server, freed after the loop */
+    struct api *api;             /* owned; the REST API, freed after the loop (before http) */
     int lock_fd;                 /* data directory lock */
     bool stopping;               /* drain started */
 };
