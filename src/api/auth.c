@@ -143,7 +143,7 @@ static void lookup_done(void *arg, int status)
             verdict = 403; /* a route naming an unknown permission is closed, not open */
             log_error(NULL, "api", "route names an unknown permission", "route=%s perm=%s",
                       http_route_name(j->route), perm_name);
-        } else if (j->p.must_change_password && perm != RBAC_PERM_SELF) {
+        } else if (j->p.must_change_password && perm >= 0 && perm != RBAC_PERM_SELF) {
             verdict = 403;
             audit_denied(j->a, x, &j->p, "password_change_required");
         } else if (perm >= 0 && !rbac_principal_allows(&j->p, (enum rbac_perm)perm)) {

@@ -473,7 +473,7 @@ int api__session_routes(struct api *a, struct http_router *r)
         {"POST", "/api/v1/session/enrol/confirm", h_enrol_confirm, a, "session.enrol_confirm", NULL,
          HTTP_ROUTE_PUBLIC},
         {"DELETE", "/api/v1/session", h_logout, a, "session.logout", "self", 0},
-        {"GET", "/api/v1/me", h_me, a, "me.show", "self", 0},
+        {"GET", "/api/v1/me", h_me, a, "me.show", NULL, 0}, /* tokens too */
         {"GET", "/api/v1/me/sessions", h_sessions, a, "me.sessions", "self", 0},
         {"DELETE", "/api/v1/me/sessions/{id}", h_session_end, a, "me.session_end", "self", 0},
         {"POST", "/api/v1/me/password", h_password, a, "me.password", "self", 0},

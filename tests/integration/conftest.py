@@ -557,3 +557,138 @@ def metric(text, name, labels=None):
         if key == name + want:
             return float(value)
     return None
+
+
+# ---- REST API helpers (90-api-*) ----------------------------------------------------------------
+
+import base64 as _base64
+import hashlib as _hashlib
+import hmac as _hmac
+
+API_LISTENING = _re.compile(r'msg="listening" proto=http addr=([0-9.]+):(\d+)')
+API_PASSWORD = 'correct horse battery staple 7'
+
+
+def totp(secret, t=None):
+    """RFC 6238 (SHA-1, 30 s, 6 digits) from a Base32 secret, as an authenticator app does."""
+    key = _base64.b32decode(secret + '=' * (-len(secret) % 8))
+    counter = int((time.time() if t is None else t) // 30)
+    h = _hmac.new(key, _struct.pack('>Q', counter), _hashlib.sha1).digest()
+    o = h[-1] & 15
+    return '%06d' % ((_struct.unpack('>I', h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+class ApiUser:
+    """A logged-in client: cookie and CSRF token (or a bearer token), and request helpers.
+    Cookies are sent by hand: the session cookie is Secure, which requests would keep off
+    plain http://127.0.0.1."""
+
+    def __init__(self, api, name, cookie=None, csrf=None, bearer=None):
+        import requests
+        self.api, self.name = api, name
+        self.cookie, self.csrf, self.bearer = cookie, csrf, bearer
+        self.http = requests.Session()
+
+    def headers(self, method='GET', extra=None):
+        h = {}
+        if self.bearer:
+            h['Authorization'] = 'Bearer ' + self.bearer
+        if self.cookie:
+            h['Cookie'] = self.cookie
+            if method not in ('GET', 'HEAD', 'OPTIONS') and self.csrf:
+                h['X-CSRF-Token'] = self.csrf
+        h.update(extra or {})
+        return h
+
+    def request(self, method, path, **kw):
+        headers = self.headers(method, kw.pop('headers', None))
+        return self.http.request(method, self.api.base + path, headers=headers, timeout=10, **kw)
+
+    def get(self, path, **kw):
+        return self.request('GET', path, **kw)
+
+    def post(self, path, **kw):
+        return self.request('POST', path, **kw)
+
+    def put(self, path, **kw):
+        return self.request('PUT', path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request('DELETE', path, **kw)
+
+
+class Api:
+    """An initialised data dir and a running daemon with its HTTP API on a free loopback port
+    (plain HTTP; 22-http-tls-metrics covers HTTPS). Users are made with `medhub user add`
+    (a chosen password, MFA enrolled by the CLI) and logged in with password + TOTP."""
+
+    def __init__(self, mh, daemons):
+        self.mh, self.daemons = mh, daemons
+        self.users = {}  # name -> {'totp_secret', ...}
+        self.daemon = self.port = self.mqtt_port = None
+
+    def start(self, *extra):
+        self.daemon = self.mh.serve('--set', 'mqtt.listen=127.0.0.1:0', '--set', 'mqtt.tls_listen=',
+                                    '--set', 'http.listen=127.0.0.1:0', '--set', 'http.tls_listen=',
+                                    '--set', 'mqtt.publish_rate=1000000', *extra)
+        self.daemons.append(self.daemon)
+        self.mqtt_port = mqtt_port(self.daemon)
+        line = self.daemon.wait_for('msg="listening" proto=http ')
+        self.port = int(API_LISTENING.search(line).group(2))
+        self.daemon.wait_for('msg="ready"')
+        self.base = f'http://127.0.0.1:{self.port}'
+        return self
+
+    def user(self, name, role, wards=(), patient=None, mfa=True):
+        args = ['user', 'add', name, '--role', role, '--password-stdin', '--json']
+        for w in wards:
+            args += ['--ward', w]
+        if patient:
+            args += ['--patient', patient]
+        if not mfa:
+            args += ['--no-mfa']
+        out = _json.loads(self.mh.run(*args, input=API_PASSWORD + '\n').stdout)
+        self.users[name] = out
+        return out
+
+    def login(self, name, password=API_PASSWORD):
+        """Password, then the TOTP code when asked. Returns an ApiUser."""
+        import requests
+        r = requests.post(self.base + '/api/v1/session', json={'name': name, 'password': password},
+                          timeout=10)
+        assert r.status_code == 200, r.text
+        j = r.json()
+        if not j['authenticated']:
+            assert j['next'] == 'mfa', j
+            secret = self.users[name]['totp_secret']
+            r = requests.post(self.base + '/api/v1/session/mfa',
+                              json={'ticket': j['ticket'], 'code': totp(secret)}, timeout=10)
+            assert r.status_code == 200, r.text
+            j = r.json()
+        cookie = r.headers['Set-Cookie'].split(';')[0]
+        return ApiUser(self, name, cookie=cookie, csrf=j['csrf_token'])
+
+    def token(self, name, role, ward=None):
+        """An API token (`medhub token add`) as an ApiUser with a bearer credential."""
+        args = ['token', 'add', name, '--role', role, '--json']
+        if ward:
+            args += ['--ward', ward]
+        out = _json.loads(self.mh.run(*args).stdout)
+        return ApiUser(self, name, bearer=out['token'])
+
+    def anonymous(self):
+        return ApiUser(self, 'anonymous')
+
+    def log(self):
+        return ''.join(self.daemon.lines)
+
+
+@pytest.fixture
+def api(ready, daemons):
+    """An Api (not started yet: add patients, devices and users first, then .start())."""
+    a = Api(ready, daemons)
+    yield a
+    if a.daemon is not None:
+        if a.daemon.proc.poll() is None:
+            assert a.daemon.stop() == 0, a.log()[-4000:]
+        assert 'Sanitizer' not in a.log(), a.log()[-8000:]
