@@ -255,6 +255,7 @@ void api_free(struct api *a)
     if (!a)
         return;
     store_pool_free(a->pool);
+    api__auth_cache_free(a);
     OPENSSL_cleanse(a->key, sizeof(a->key));
     free(a);
 }

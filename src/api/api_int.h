@@ -42,8 +42,9 @@ struct api {
     struct registry *reg;
     uint8_t key[SEC_KEY_LEN]; /* copy of the server key */
     struct auth_policy policy;
-    struct store_pool *pool;   /* read-write connections for handler work */
-    struct api_stream *stream; /* the live stream hub (stream.c), NULL until started */
+    struct store_pool *pool;           /* read-write connections for handler work */
+    struct api_stream *stream;         /* the live stream hub (stream.c), NULL until started */
+    struct api_auth_cache *auth_cache; /* recent credential lookups (auth.c), lazily made */
     bool stopping;
 };
 
@@ -108,5 +109,10 @@ int api__ingest_routes(struct api *a, struct http_router *r);
 
 /* The authenticator (auth.c), installed by api_start. */
 int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route);
+/* The session cookie's value in a request (the first Cookie header that has it). */
+bool api__session_cookie(const struct http_request *rq, struct slice *out);
+/* Forgets a cached lookup of this credential (logout), and frees the cache (api_free). */
+void api__auth_cache_evict(struct api *a, const char *token, size_t len);
+void api__auth_cache_free(struct api *a);
 
 #endif

@@ -318,6 +318,9 @@ static void h_logout(struct http_exchange *x, void *arg)
         http_error(x, 400, "invalid", "API tokens have no session (revoke the token instead)");
         return;
     }
+    struct slice c;
+    if (api__session_cookie(http_exchange_request(x), &c))
+        api__auth_cache_evict(arg, (const char *)c.ptr, c.len); /* at once, not in 5 s */
     api__run_after(arg, x, logout_work, NULL, logout_after);
 }
 
@@ -438,6 +441,9 @@ static void password_work(struct store *st, struct api_job *j)
 
 static void password_after(struct api_job *j)
 {
+    struct slice c; /* again: a request in between may have cached the old state */
+    if (api__session_cookie(http_exchange_request(j->x), &c))
+        api__auth_cache_evict(j->a, (const char *)c.ptr, c.len);
     OPENSSL_cleanse(j->arg, sizeof(struct pw_req));
     free(j->arg);
 }
@@ -461,6 +467,9 @@ static void h_password(struct http_exchange *x, void *arg)
         http_error(x, 400, "invalid", "send {\"old_password\", \"new_password\"}");
         return;
     }
+    struct slice c; /* the cached principal still says "must change" */
+    if (api__session_cookie(http_exchange_request(x), &c))
+        api__auth_cache_evict(arg, (const char *)c.ptr, c.len);
     api__run_after(arg, x, password_work, r, password_after);
 }
 
