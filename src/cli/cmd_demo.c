@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/hxtime.h"
 #include "core/mem.h"
+#include "security/apitoken.h"
 #include "security/secret.h"
 #include "server/server.h"
 
@@ -43,6 +44,7 @@ struct demo {
     int patients;
     bool temporary;
     char first_secret[SEC_SECRET_STR]; /* mon-0001's secret, shown so a first publish works */
+    char token[SEC_APITOKEN_STR];      /* an integration token for Ward 7A, shown likewise */
 };
 
 static int seed_ward(const struct cfg *cfg, struct demo *dm, char *err, size_t err_len)
@@ -87,6 +89,15 @@ static int seed_ward(const struct cfg *cfg, struct demo *dm, char *err, size_t e
         if (rc == 0)
             rc = store_device_assign(st, d.id, p.id, now);
     }
+    if (rc == 0) { /* an API token to try the REST and FHIR APIs with */
+        struct store_apitoken t = {0};
+        snprintf(t.name, sizeof(t.name), "demo-integration");
+        snprintf(t.role, sizeof(t.role), "integration");
+        snprintf(t.ward, sizeof(t.ward), "Ward 7A");
+        rc = sec_apitoken_create(st, key, &t, dm->token);
+        if (rc == HX_EEXIST) /* re-running on the same --data-dir: that token was shown then */
+            rc = 0;
+    }
     memset(key, 0, sizeof(key));
     store_close(st);
     if (rc < 0 && !*err)
@@ -121,6 +132,15 @@ static void on_ready(void *arg, struct server *srv)
     printf("\nThen look at it:\n");
     printf("  %s patient show MRN0001 --data-dir %s\n", d->exe, d->data_dir);
     printf("  %s obs query --patient MRN0001 --data-dir %s\n", d->exe, d->data_dir);
+    if (*d->token) {
+        printf("\nThe REST API with an integration token for Ward 7A (docs/api.md):\n");
+        printf("  curl -s -H 'Authorization: Bearer %s' \\\n"
+               "    http://127.0.0.1:%u/api/v1/me\n",
+               d->token, http);
+        printf("  people log in with a password and TOTP: %s user add NAME --role nurse "
+               "--ward 'Ward 7A' --data-dir %s\n",
+               d->exe, d->data_dir);
+    }
     printf("\nAlerts (the clinical rules run on every reading; a monitor silent for a minute\n"
            "raises \"no data\"):\n");
     printf("  %s alert list --data-dir %s\n", d->exe, d->data_dir);
