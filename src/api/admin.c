@@ -333,9 +333,9 @@ static void h_create(struct http_exchange *x, void *arg)
 
 /* ---- changes to one user ------------------------------------------------------------------- */
 
-/* Inside the transaction: HX_EDENIED when u is the last enabled admin (and the change would
- * take that away). */
-static int check_last_admin(struct store *st, const struct store_user *u)
+/* Inside the transaction: OUT: *last true when u is the last enabled admin (and the change
+ * would take that away); then returns HX_EDENIED so the transaction rolls back. */
+static int check_last_admin(struct store *st, const struct store_user *u, bool *last)
 {
     if (u->disabled || rbac_role_parse(u->role) != RBAC_ROLE_ADMIN)
         return 0;
@@ -343,7 +343,8 @@ static int check_last_admin(struct store *st, const struct store_user *u)
     int rc = store_user_count_role(st, "admin", false, &n);
     if (rc < 0)
         return rc;
-    return n <= 1 ? HX_EDENIED : 0;
+    *last = n <= 1;
+    return *last ? HX_EDENIED : 0;
 }
 
 /* Replaces u's wards with r's. */
@@ -397,6 +398,7 @@ static void change_work(struct store *st, struct api_job *j)
         u->must_change_password = true;
     }
     size_t ended = 0;
+    bool last_admin = false;
     const char *action = "";
     json_t *details = NULL, *wards = NULL;
     char key[STORE_THROTTLE_KEY_MAX];
@@ -407,7 +409,7 @@ static void change_work(struct store *st, struct api_job *j)
     case U_ENABLE:
         action = r->op == U_DISABLE ? "user.disable" : "user.enable";
         if (rc == 0 && r->op == U_DISABLE)
-            rc = check_last_admin(st, u);
+            rc = check_last_admin(st, u, &last_admin);
         u->disabled = r->op == U_DISABLE;
         if (rc == 0)
             rc = store_user_update(st, u, STORE_USER_DISABLED, now);
@@ -417,15 +419,17 @@ static void change_work(struct store *st, struct api_job *j)
     case U_ROLE:
         action = "user.role";
         if (rc == 0 && r->role != RBAC_ROLE_ADMIN)
-            rc = check_last_admin(st, u);
+            rc = check_last_admin(st, u, &last_admin);
         snprintf(u->role, sizeof(u->role), "%s", rbac_role_name(r->role));
         if (rc == 0)
             rc = store_user_update(st, u, STORE_USER_ROLE, now);
         if (rc == 0)
             rc = store_session_delete_user(st, u->id, 0, &ended);
         /* Wards mean nothing outside clinical care: a role without them drops them. */
-        if (rc == 0 && r->role != RBAC_ROLE_CLINICIAN && r->role != RBAC_ROLE_NURSE)
-            rc = set_wards(st, u, r, json_array()) /* r->n_wards is 0 */;
+        if (rc == 0 && r->role != RBAC_ROLE_CLINICIAN && r->role != RBAC_ROLE_NURSE) {
+            wards = json_array();
+            rc = set_wards(st, u, r, wards); /* r->n_wards is 0: removes them all */
+        }
         details = json_pack("{s:s, s:s}", "from", old, "to", u->role);
         break;
     case U_WARDS:
@@ -475,7 +479,7 @@ static void change_work(struct store *st, struct api_job *j)
     json_decref(details);
     json_decref(wards);
     rc = tx_end(st, rc);
-    if (rc == HX_EDENIED) {
+    if (last_admin) {
         api__fail(j, 409, "last_admin", "this is the last enabled admin: add another admin first");
         return;
     }

@@ -7,8 +7,8 @@
  *       walks the whole chain (audit_verify): {intact, entries, head, problem, bad_seq,
  *       message}; recorded as audit.verify
  *   GET /api/v1/audit/export?format=csv|json&since=&until=           audit.export
- *       oldest first, bounded: at most AUDIT_EXPORT_MAX entries per request (the header
- *       X-Medhub-Export-Truncated names the last seq sent when there were more: ask again with
+ *       oldest first, bounded: at most AUDIT_EXPORT_MAX entries per request (built in memory) (the
+ * header X-Medhub-Export-Truncated names the last seq sent when there were more: ask again with
  *       since= its time). Recorded as audit.export BEFORE it runs; the export covers the
  *       entries before its own.
  * Entries carry patient_id, not the MRN: auditors and security officers see no clinical
@@ -29,7 +29,7 @@
 
 #define AUDIT_LIST_DEFAULT 100
 #define AUDIT_LIST_MAX     1000
-#define AUDIT_EXPORT_MAX   100000
+#define AUDIT_EXPORT_MAX   50000
 
 struct audit_req {
     int64_t since_us, until_us;
@@ -340,16 +340,14 @@ static int export_work(struct store *st, void *arg)
         return 0;
     }
     f.before_seq = seq;
-    if (*r->mrn && !f.patient_id) { /* unknown MRN: an empty export */
-        f.patient_id = -1;
-    }
     r->f = open_memstream(&r->out, &r->out_len);
     if (!r->f) {
         api__fail(j, 500, "internal", "out of memory");
         return 0;
     }
     fputs(r->csv ? csv_header : "[", r->f);
-    rc = store_audit_scan(st, &f, export_one, r);
+    /* An unknown MRN: no entry is about that patient, an empty export. */
+    rc = *r->mrn && !f.patient_id ? 0 : store_audit_scan(st, &f, export_one, r);
     if (!r->csv)
         fputs(r->n ? "\n]\n" : "]\n", r->f);
     if (fclose(r->f) != 0 && rc == 0)

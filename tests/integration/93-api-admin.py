@@ -254,11 +254,13 @@ def test_audit_list_verify_export(api):
     assert r.status_code == 200
     entries = r.json()
     assert any(e['action'] == 'device.create' for e in entries)
+    r = auditor.get('/api/v1/audit/export', params={'format': 'csv', 'patient': 'NOPE'})
+    assert r.status_code == 200 and r.text.splitlines()[1:] == [], r.text
     assert security.get('/api/v1/audit/export').status_code == 403  # audit.export: auditor only
     assert auditor.get('/api/v1/audit/export', params={'format': 'xml'}).status_code == 400
     # The exports and the verification are themselves recorded.
     acts = [(e['action'], e['actor']) for e in audit_cli(api, '--action', 'audit.*')]
-    assert acts.count(('audit.export', 'aud')) == 2 and ('audit.verify', 'sec') in acts
+    assert acts.count(('audit.export', 'aud')) == 3 and ('audit.verify', 'sec') in acts
     # The chain is intact for the CLI as well.
     out = json.loads(api.mh.run('audit', 'verify', '--json').stdout)
     assert out['intact'] is True
