@@ -70,32 +70,6 @@ static bool take_str(json_t *body, const char *key, char *out, size_t cap)
     return true;
 }
 
-/* 1-63 characters of A-Z a-z 0-9 . _ - (and @ for users, as `medhub user`). */
-static bool name_is_valid(const char *name, bool at)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n >= STORE_USER_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || (at && c == '@')))
-            return false;
-    }
-    return true;
-}
-
-static bool ward_is_valid(const char *w)
-{
-    size_t n = strlen(w);
-    if (n == 0 || n >= PAT_WARD_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)w[i] < 0x20 || w[i] == ',')
-            return false;
-    return true;
-}
-
 /* Reads "wards": an array of distinct valid ward names. Returns an error text or NULL. */
 static const char *take_wards(json_t *body, struct user_req *r)
 {
@@ -110,7 +84,7 @@ static const char *take_wards(json_t *body, struct user_req *r)
     {
         if (!json_is_string(v) || json_string_length(v) >= PAT_WARD_MAX ||
             strlen(json_string_value(v)) != json_string_length(v) ||
-            !ward_is_valid(json_string_value(v)))
+            !auth_ward_is_valid(json_string_value(v)))
             return "\"wards\": each ward is 1-63 characters without a comma";
         bool dup = false;
         for (int k = 0; k < r->n_wards; k++)
@@ -297,7 +271,8 @@ static void h_create(struct http_exchange *x, void *arg)
     json_t *mrn = json_object_get(body, "patient_mrn");
     json_t *disp = json_object_get(body, "display_name");
     const char *why = NULL;
-    if (!take_str(body, "name", r->u.name, sizeof(r->u.name)) || !name_is_valid(r->u.name, true))
+    if (!take_str(body, "name", r->u.name, sizeof(r->u.name)) ||
+        !auth_name_is_valid(r->u.name, true))
         why = "\"name\": expected 1-63 characters of A-Z a-z 0-9 . _ - @";
     else if (!take_str(body, "role", role, sizeof(role)) ||
              (r->role = rbac_role_parse(role)) == RBAC_ROLE_NONE)
@@ -503,7 +478,7 @@ static void change_work(struct store *st, struct api_job *j)
 static void start_change(struct http_exchange *x, void *arg, enum user_op op)
 {
     const char *name = http_exchange_param(x, "name");
-    if (!name || !name_is_valid(name, true)) {
+    if (!name || !auth_name_is_valid(name, true)) {
         http_error(x, 404, "not_found", "no such user");
         return;
     }
@@ -668,14 +643,14 @@ static void h_token_create(struct http_exchange *x, void *arg)
     uint64_t mask = 0;
     char bad[64] = "";
     const char *why = NULL;
-    if (!take_str(body, "name", t->name, sizeof(t->name)) || !name_is_valid(t->name, false))
+    if (!take_str(body, "name", t->name, sizeof(t->name)) || !auth_name_is_valid(t->name, false))
         why = "\"name\": expected 1-63 characters of A-Z a-z 0-9 . _ -";
     else if (!take_str(body, "role", role, sizeof(role)) ||
              (rl = rbac_role_parse(role)) == RBAC_ROLE_NONE || rl == RBAC_ROLE_PATIENT)
         why = "\"role\": expected one of integration, admin, clinician, nurse, facilities, "
               "security, auditor";
     else if (ward && !json_is_null(ward) &&
-             (!take_str(body, "ward", t->ward, sizeof(t->ward)) || !ward_is_valid(t->ward)))
+             (!take_str(body, "ward", t->ward, sizeof(t->ward)) || !auth_ward_is_valid(t->ward)))
         why = "\"ward\": expected 1-63 characters, no comma";
     else if (days && !json_is_null(days) &&
              (!json_is_integer(days) || json_integer_value(days) < 1 ||
@@ -728,7 +703,7 @@ static void token_revoke_work(struct store *st, struct api_job *j)
 static void h_token_revoke(struct http_exchange *x, void *arg)
 {
     const char *name = http_exchange_param(x, "name");
-    if (!name || !name_is_valid(name, false)) {
+    if (!name || !auth_name_is_valid(name, false)) {
         http_error(x, 404, "not_found", "no active token with that name");
         return;
     }
