@@ -293,3 +293,35 @@ def test_bad_input_refused_cleanly(api):
     # The tables are intact and the daemon still answers.
     assert sorted(u['name'] for u in admin.get('/api/v1/users').json()) == ['ada', 'admin']
     assert admin.get('/api/v1/devices').json() == []
+
+
+def test_device_scope_by_role_and_token_actor(api):
+    api.mh.run('patient', 'add', '--mrn', 'MRN1', '--name', 'Test Patient', '--ward', 'W1')
+    api.mh.run('patient', 'add', '--mrn', 'MRN2', '--name', 'Other Patient', '--ward', 'W2')
+    api.mh.run('device', 'add', 'mine', '--kind', 'scale', '--patient', 'MRN1')
+    api.mh.run('device', 'add', 'theirs', '--kind', 'scale', '--patient', 'MRN2')
+    api.mh.run('device', 'add', 'spare', '--kind', 'scale')
+    api.user('pat', 'patient', patient='MRN1')
+    api.user('fac', 'facilities')
+    api.start()
+    patient = api.login('pat')
+    facilities = api.login('fac')
+    ward_token = api.token('lab-w1', 'integration', ward='W1')
+    admin_token = api.token('ops', 'admin')
+
+    assert [d['id'] for d in patient.get('/api/v1/devices').json()] == ['mine']
+    assert patient.get('/api/v1/devices/theirs').status_code == 404
+    assert patient.get('/api/v1/devices/spare').status_code == 404
+    assert patient.get('/api/v1/devices/mine/commands').status_code == 200
+    assert [d['id'] for d in ward_token.get('/api/v1/devices').json()] == ['mine']
+    every = facilities.get('/api/v1/devices').json()
+    assert sorted(d['id'] for d in every) == ['mine', 'spare', 'theirs']
+    assert all('patient_mrn' not in d for d in every)
+    assert {d['id']: d['assigned'] for d in every} == {'mine': True, 'theirs': True, 'spare': False}
+    assert facilities.post('/api/v1/devices/spare/disable').status_code == 403
+
+    # A change made with an API token is attributed to the token.
+    r = admin_token.post('/api/v1/devices/spare/assign', json={'patient_mrn': 'MRN1'})
+    assert r.status_code == 200, r.text
+    e = [e for e in audit_cli(api, '--action', 'device.assign')][-1]
+    assert (e['actor_kind'], e['actor'], e['object_id']) == ('token', 'ops', 'spare')
