@@ -129,6 +129,52 @@ static const struct op_def ops[] = {
     {"get", "/api/v1/openapi.json", "public", "meta", "This OpenAPI document", NULL, false, 200},
 };
 
+/* Members of the JSON bodies this branch's routes take ('!' = required). Routes of other
+ * branches are described as "an object" until their owners add theirs here. */
+struct body_def {
+    const char *method, *path, *members;
+};
+
+static const struct body_def bodies[] = {
+    {"post", "/api/v1/session", "name!,password!"},
+    {"post", "/api/v1/session/mfa", "ticket!,code,recovery_code"},
+    {"post", "/api/v1/session/enrol", "ticket!"},
+    {"post", "/api/v1/session/enrol/confirm", "ticket!,code!"},
+    {"post", "/api/v1/me/password", "old_password!,new_password!"},
+    {"post", "/api/v1/devices", "id!,kind!,model,patient_mrn"},
+    {"post", "/api/v1/devices/{id}/assign", "patient_mrn!"},
+    {"post", "/api/v1/devices/{id}/commands", "payload!,qos,retain,expires_s"},
+    {"post", "/api/v1/users", "name!,role!,wards,patient_mrn,display_name,mfa"},
+    {"put", "/api/v1/users/{name}/role", "role!"},
+    {"put", "/api/v1/users/{name}/wards", "wards!"},
+    {"post", "/api/v1/tokens", "name!,role!,ward,scopes,expires_days"},
+};
+
+/* The JSON Schema of o's body: an object, with its members when known. */
+static json_t *body_schema(const struct op_def *o)
+{
+    json_t *schema = json_pack("{s:s}", "type", "object");
+    for (size_t i = 0; i < HX_ARRAY_LEN(bodies); i++) {
+        if (strcmp(bodies[i].method, o->method) != 0 || strcmp(bodies[i].path, o->path) != 0)
+            continue;
+        json_t *props = json_object(), *req = json_array();
+        for (const char *m = bodies[i].members; *m;) {
+            const char *comma = strchr(m, ',');
+            size_t len = comma ? (size_t)(comma - m) : strlen(m);
+            bool required = m[len - 1] == '!';
+            char name[48];
+            snprintf(name, sizeof(name), "%.*s", (int)(len - required), m);
+            json_object_set_new(props, name, json_object());
+            if (required)
+                json_array_append_new(req, json_string(name));
+            m += len + (comma ? 1 : 0);
+        }
+        json_object_set_new(schema, "properties", props);
+        json_object_set_new(schema, "required", req);
+    }
+    return schema;
+}
+
 static json_t *error_ref(const char *desc)
 {
     return json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", desc, "content", "application/json",
@@ -165,8 +211,8 @@ static json_t *operation(const struct op_def *o)
         json_decref(params);
     if (o->body)
         json_object_set_new(op, "requestBody",
-                            json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content",
-                                      "application/json", "schema", "type", "object"));
+                            json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
+                                      "application/json", "schema", body_schema(o)));
     char st[8];
     snprintf(st, sizeof(st), "%d", o->status);
     json_t *resp = json_object();

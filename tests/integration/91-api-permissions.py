@@ -150,6 +150,8 @@ def test_openapi_document_is_valid_and_complete(api):
                 if int(code) >= 400:
                     ref = resp['content']['application/json']['schema']['$ref']
                     assert ref == '#/components/schemas/Error'
+    body = doc['paths']['/api/v1/devices']['post']['requestBody']['content']['application/json']['schema']
+    assert body['required'] == ['id', 'kind'] and 'patient_mrn' in body['properties']
     ids = [op['operationId'] for item in doc['paths'].values() for op in item.values()]
     assert len(ids) == len(set(ids))
     # The routes of this branch and of main are all described.
