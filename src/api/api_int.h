@@ -103,6 +103,9 @@ int api__patient_routes(struct api *a, struct http_router *r);
 int api__alert_routes(struct api *a, struct http_router *r);
 int api__device_routes(struct api *a, struct http_router *r);
 int api__admin_routes(struct api *a, struct http_router *r);
+/* Called by api__admin_routes: the audit trail (audit.c) and the OpenAPI document. */
+int api__audit_routes(struct api *a, struct http_router *r);
+int api__openapi_routes(struct api *a, struct http_router *r);
 int api__fhir_routes(struct api *a, struct http_router *r);
 int api__stream_routes(struct api *a, struct http_router *r);
 int api__ingest_routes(struct api *a, struct http_router *r);

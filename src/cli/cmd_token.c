@@ -88,20 +88,6 @@ static int parse_token_args(const char *cmd, const char *help, int argc, char **
             return prc_;                                                                           \
     } while (0)
 
-static bool token_name_is_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n >= STORE_USER_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static const char *token_state(const struct store_apitoken *t, int64_t now)
 {
     if (t->revoked_us)
@@ -152,7 +138,7 @@ static int token_add(int argc, char **argv)
 {
     struct token_args a;
     PARSE_OR_RETURN("token add", add_help, argc, argv, true, "role ward expires scope", &a);
-    if (!token_name_is_valid(a.name))
+    if (!auth_name_is_valid(a.name, false))
         return cli_usage_error(
             "token add", "token name '%s': expected 1-63 characters of A-Z a-z 0-9 . _ -", a.name);
     if (!a.role)

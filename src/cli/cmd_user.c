@@ -22,16 +22,7 @@
 
 bool cli_user_name_is_valid(const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n >= STORE_USER_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '@'))
-            return false;
-    }
-    return true;
+    return auth_name_is_valid(name, true);
 }
 
 int cli_server_key(const struct cli_ctx *ctx, uint8_t key[SEC_KEY_LEN])
@@ -222,17 +213,6 @@ int cli_user_load(struct cli_ctx *ctx, const char *name, struct store_user *u)
     return CLI_EXIT_OK;
 }
 
-static bool ward_is_valid(const char *w)
-{
-    size_t n = strlen(w);
-    if (n == 0 || n >= PAT_WARD_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)w[i] < 0x20 || w[i] == ',')
-            return false;
-    return true;
-}
-
 static const char roles_text[] =
     "admin, clinician, nurse, facilities, security, auditor, patient, integration";
 
@@ -300,7 +280,7 @@ static int user_add(int argc, char **argv)
     if (a.n_items > RBAC_WARDS_MAX)
         return cli_usage_error("user add", "at most %d wards", RBAC_WARDS_MAX);
     for (int i = 0; i < a.n_items; i++)
-        if (!ward_is_valid(a.items[i]))
+        if (!auth_ward_is_valid(a.items[i]))
             return cli_usage_error("user add", "--ward '%s': expected 1-63 characters, no comma",
                                    a.items[i]);
     struct store_user u = {0};
@@ -739,7 +719,7 @@ static int apply_items(struct cli_ctx *ctx, const struct user_args *a, const str
                 rc = a->item_add[i] ? store_user_patient_add(ctx->st, u->id, p.id)
                                     : store_user_patient_remove(ctx->st, u->id, p.id);
         } else {
-            if (a->item_add[i] && !ward_is_valid(item))
+            if (a->item_add[i] && !auth_ward_is_valid(item))
                 return cli_usage_error("user ward",
                                        "--add '%s': expected 1-63 characters, no "
                                        "comma",

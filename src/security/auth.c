@@ -111,6 +111,33 @@ void auth_enrolment_release(struct auth_enrolment *e)
     e->svg_len = 0;
 }
 
+/* ---- Names --------------------------------------------------------------------------------- */
+
+bool auth_name_is_valid(const char *name, bool allow_at)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= STORE_USER_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || (allow_at && c == '@')))
+            return false;
+    }
+    return true;
+}
+
+bool auth_ward_is_valid(const char *ward)
+{
+    size_t n = strlen(ward);
+    if (n == 0 || n >= PAT_WARD_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)ward[i] < 0x20 || ward[i] == ',')
+            return false;
+    return true;
+}
+
 /* ---- Throttling --------------------------------------------------------------------------- */
 
 void auth_throttle_key_user(const char *name, char out[STORE_THROTTLE_KEY_MAX])

@@ -192,6 +192,13 @@ bool auth_csrf_check(const uint8_t key[SEC_KEY_LEN], const char *token, size_t t
 /* Logs out the session of cookie token. HX_ENOTFOUND when there is none. */
 int auth_logout(struct store *st, const uint8_t key[SEC_KEY_LEN], const char *token, size_t len);
 
+/* Names of users (allow_at: also '@') and API tokens: 1-63 characters of A-Z a-z 0-9 . _ -.
+ * Shared by `medhub user`/`medhub token` and the REST API. Pure. */
+bool auth_name_is_valid(const char *name, bool allow_at);
+/* A ward name of a user's care team or a token's scope: 1..PAT_WARD_MAX-1 bytes, no control
+ * character, no comma. Pure. */
+bool auth_ward_is_valid(const char *ward);
+
 /* The throttle keys of a name and an address, "user:NAME" and "addr:IP". */
 void auth_throttle_key_user(const char *name, char out[STORE_THROTTLE_KEY_MAX]);
 void auth_throttle_key_addr(const char *address, char out[STORE_THROTTLE_KEY_MAX]);

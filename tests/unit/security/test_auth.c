@@ -490,6 +490,29 @@ static void test_auth_policy_from_config(void **state)
     assert_non_null(strstr(err, "doctor"));
 }
 
+/* User and token names, ward names: the rules `medhub user`, `medhub token` and the REST
+ * API share. */
+static void test_auth_names_and_wards(void **state)
+{
+    (void)state;
+    assert_true(auth_name_is_valid("nina.w-2_x", false));
+    assert_true(auth_name_is_valid("nina@ward", true));
+    assert_false(auth_name_is_valid("nina@ward", false));
+    const char *bad[] = {"", "a b", "x';--", "\xc3\xbc", "a/b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(auth_name_is_valid(bad[i], true));
+    char longname[STORE_USER_NAME_MAX + 1];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[STORE_USER_NAME_MAX] = '\0';
+    assert_false(auth_name_is_valid(longname, true));
+    longname[STORE_USER_NAME_MAX - 1] = '\0';
+    assert_true(auth_name_is_valid(longname, true));
+    assert_true(auth_ward_is_valid("Ward 7 (East)"));
+    assert_false(auth_ward_is_valid(""));
+    assert_false(auth_ward_is_valid("a,b"));
+    assert_false(auth_ward_is_valid("a\nb"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_auth_password_change_and_must_change),
         cmocka_unit_test(test_auth_token_principal),
         cmocka_unit_test(test_auth_policy_from_config),
+        cmocka_unit_test(test_auth_names_and_wards),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
