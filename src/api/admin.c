@@ -52,6 +52,8 @@ struct user_req {
 static void user_after(struct api_job *j)
 {
     struct user_req *r = j->arg;
+    if (j->a) /* NULL when called only to release a refused request */
+        api__auth_cache_evict_name(j->a, false, r->u.name); /* role, wards, disabled: at once */
     auth_enrolment_release(&r->creds);
     OPENSSL_cleanse(r, sizeof(*r));
     free(r);
@@ -557,6 +559,7 @@ struct token_req {
 
 static void token_after(struct api_job *j)
 {
+    api__auth_cache_evict_name(j->a, true, ((struct token_req *)j->arg)->t.name);
     OPENSSL_cleanse(j->arg, sizeof(struct token_req));
     free(j->arg);
 }

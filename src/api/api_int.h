@@ -117,5 +117,8 @@ bool api__session_cookie(const struct http_request *rq, struct slice *out);
 /* Forgets a cached lookup of this credential (logout), and frees the cache (api_free). */
 void api__auth_cache_evict(struct api *a, const char *token, size_t len);
 void api__auth_cache_free(struct api *a);
+/* Forgets every cached lookup of a user (token false) or token by name: an administrator
+ * changed, disabled or revoked it (through the API: at once; elsewhere within 2 s). */
+void api__auth_cache_evict_name(struct api *a, bool token, const char *name);
 
 #endif

@@ -87,6 +87,17 @@ void api__auth_cache_evict(struct api *a, const char *token, size_t len)
         OPENSSL_cleanse(s, sizeof(*s));
 }
 
+void api__auth_cache_evict_name(struct api *a, bool token, const char *name)
+{
+    if (!a->auth_cache)
+        return;
+    for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++) {
+        struct auth_cache_slot *s = &a->auth_cache->slot[i];
+        if (s->at_us && s->p.is_token == token && strcmp(s->p.name, name) == 0)
+            OPENSSL_cleanse(s, sizeof(*s));
+    }
+}
+
 void api__auth_cache_free(struct api *a)
 {
     if (a->auth_cache)
