@@ -64,6 +64,12 @@ struct api_job {
     char code[48];                    /* error code when body is NULL ("not_found") */
     char msg[200];                    /* error message when body is NULL (no PHI) */
     void (*after)(struct api_job *j); /* optional: runs on the loop before answering */
+    /* Optional, set by fn: when fn succeeded (no status, no body), this runs on the loop
+     * instead of the answer and owns j: it finishes with api__finish, or starts the next
+     * worker step with api__continue (a job in several steps, e.g. a check on a worker, a
+     * submit on the loop, a record on a worker). */
+    void (*cont)(struct api_job *j);
+    struct http_buf raw; /* owned: a JSON body built as text (api__ok_raw), sent when set */
 };
 
 /* Runs fn on a worker for x, then answers with what it filled. arg is the handler's. On a
@@ -77,6 +83,14 @@ void api__run_after(struct api *a, struct http_exchange *x, api_job_fn *fn, void
 void api__ok(struct api_job *j, int status, json_t *body);
 void api__fail(struct api_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* api__ok with a body already serialized as JSON text: takes body's buffer (zeroes *body).
+ * For large listings, where building a json_t tree would allocate per field. */
+void api__ok_raw(struct api_job *j, int status, struct http_buf *body);
+/* From a cont function (loop): answers with what j holds and frees j. */
+void api__finish(struct api_job *j);
+/* From a cont function (loop): runs fn on a worker for the same exchange; the answer (or
+ * another cont) follows as for api__run. */
+void api__continue(struct api_job *j, api_job_fn *fn);
 /* Maps a store error to an answer (404 for HX_ENOTFOUND, 409 HX_EEXIST, 503 busy/full/store,
  * 400 HX_EINVAL, 500 otherwise). */
 void api__fail_store(struct api_job *j, int rc, const char *what);
@@ -95,6 +109,16 @@ void api__audit_actor(const struct api_job *j, struct audit_entry *e);
  * failure is logged, not answered (the data was already read). */
 void api__audit_read(struct store *st, struct api_job *j, const char *action, int64_t patient_id,
                      const char *object_type, const char *object_id, bool break_glass);
+
+/* Clinical helpers (patients.c). Worker side: is patient_id in the caller's scope? Returns 0
+ * (OUT: *break_glass whether only an emergency grant allows it), or fails j itself with 404
+ * not_found (out of scope, or no such patient: the same answer) or a store error and returns
+ * a negative code. */
+int api__patient_scope(struct store *st, struct api_job *j, int64_t patient_id, bool *break_glass);
+/* An alert as JSON (alerts.c). Returns owned. */
+json_t *api__alert_json(const struct alert *a);
+/* The observation routes (observations.c), registered by api__patient_routes. */
+int api__observation_routes(struct api *a, struct http_router *r);
 
 /* Route registration per file (called by api_start). */
 int api__session_routes(struct api *a, struct http_router *r);
