@@ -207,31 +207,76 @@ static void news2_compute(const struct obs *latest, size_t n, const struct rules
 
 /* ---- JSON as text (the overview: no json_t tree per row) --------------------------------- */
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    int n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+            : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+            : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                           : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* A JSON string literal of s. Stored text was never checked for UTF-8 (the CLI takes bytes):
+ * a byte that does not start a valid sequence becomes U+FFFD, so the answer is always valid
+ * JSON. */
 static void jstr(struct http_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     char tmp[256];
     size_t n = 0;
     tmp[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
         if (n > sizeof(tmp) - 8) {
             http_buf_append(b, tmp, n);
             n = 0;
         }
-        if (*p == '"' || *p == '\\') {
+        int len = utf8_len(p);
+        if (len == 0) {
+            memcpy(tmp + n, "\\ufffd", 6);
+            n += 6;
+            p++;
+        } else if (len > 1) {
+            memcpy(tmp + n, p, (size_t)len);
+            n += (size_t)len;
+            p += len;
+        } else if (*p == '"' || *p == '\\') {
             tmp[n++] = '\\';
-            tmp[n++] = (char)*p;
+            tmp[n++] = (char)*p++;
         } else if (*p < 0x20) {
             memcpy(tmp + n, "\\u00", 4);
             tmp[n + 4] = hex[*p >> 4];
             tmp[n + 5] = hex[*p & 15];
             n += 6;
+            p++;
         } else {
-            tmp[n++] = (char)*p;
+            tmp[n++] = (char)*p++;
         }
     }
     tmp[n++] = '"';
     http_buf_append(b, tmp, n);
+}
+
+/* json_string that survives text that is not UTF-8 (see jstr). Returns owned. */
+static json_t *jsafe(const char *s)
+{
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    struct http_buf b = {0};
+    jstr(&b, s);
+    v = json_loadb(b.ptr, b.len, JSON_DECODE_ANY, NULL);
+    http_buf_release(&b);
+    return v ? v : json_string("");
 }
 
 static void jkey(struct http_buf *b, const char *key)
@@ -571,10 +616,11 @@ static void detail_work(struct store *st, struct api_job *j)
     snprintf(oid, sizeof(oid), "%lld", (long long)id);
     api__audit_read(st, j, "patient.read", id, "patient", oid, bg);
     api__ok(j, 200,
-            json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "id",
-                      (json_int_t)p.id, "mrn", p.mrn, "name", p.name, "birth_date", p.birth_date,
-                      "ward", p.ward, "location", p.location, "vitals", vitals, "news2",
-                      news2_json(&nv), "alerts", alerts, "devices", devices, "break_glass", bg));
+            json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
+                      (json_int_t)p.id, "mrn", jsafe(p.mrn), "name", jsafe(p.name), "birth_date",
+                      jsafe(p.birth_date), "ward", jsafe(p.ward), "location", jsafe(p.location),
+                      "vitals", vitals, "news2", news2_json(&nv), "alerts", alerts, "devices",
+                      devices, "break_glass", bg));
 }
 
 static void h_detail(struct http_exchange *x, void *arg)

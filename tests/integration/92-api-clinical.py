@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import RawMqtt, mq_connect, mq_publish  # noqa: E402
+from conftest import RawMqtt, clean_env, mq_connect, mq_publish  # noqa: E402
 
 TOPIC = 'medhub/v1/devices/{}/telemetry'
 NOMINAL = dict(resp_rate=16, spo2=97, o2_flow=0, bp_sys=125, heart_rate=75, acvpu=1,
@@ -323,3 +323,20 @@ def test_rules_show_and_set_overrides(api):
     sets = audit(api, '--action', 'rules.*')
     assert {e['action'] for e in sets if e['actor'] == 'carl'} == {'rules.set', 'rules.unset',
                                                                    'rules.read'}
+
+
+def test_names_that_need_escaping_or_are_not_utf8_give_valid_json(api):
+    import subprocess
+    api.user('nina', 'nurse', wards=['W1'])
+    name = b'Zo\xc3\xab "Q" \\ \xff end'
+    subprocess.run([api.mh.bin, 'patient', 'add', '--mrn', 'P9', '--name', name, '--ward', 'W1',
+                    '--data-dir', api.mh.data_dir], check=True, capture_output=True,
+                   env=clean_env())
+    api.start()
+    nina = api.login('nina')
+    r = nina.get('/api/v1/patients')
+    assert r.status_code == 200, r.text
+    p = r.json()['patients'][0]  # requests would raise on invalid JSON
+    assert p['name'] == 'Zo\u00eb "Q" \\ \ufffd end', p['name']
+    r = nina.get(f'/api/v1/patients/{p["id"]}')
+    assert r.status_code == 200 and r.json()['name'] == p['name'], r.text
