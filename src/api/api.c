@@ -37,7 +37,7 @@ static void job_done(void *arg, int status)
     if (status < 0 && !j->body && !j->status)
         api__fail(j, status == HX_ESHUTDOWN ? 503 : 503, "unavailable",
                   "the database is not available: %s", hx_strerror(status));
-    if (j->cont && !j->body && !j->raw.ptr && !j->status) {
+    if (j->cont && j->status < 400) {
         void (*cont)(struct api_job *) = j->cont;
         j->cont = NULL;
         cont(j);
@@ -293,6 +293,7 @@ void api_free(struct api *a)
     if (!a)
         return;
     store_pool_free(a->pool);
+    api__audit_q_free(a);
     OPENSSL_cleanse(a->key, sizeof(a->key));
     free(a);
 }

@@ -42,8 +42,9 @@ struct api {
     struct registry *reg;
     uint8_t key[SEC_KEY_LEN]; /* copy of the server key */
     struct auth_policy policy;
-    struct store_pool *pool;   /* read-write connections for handler work */
-    struct api_stream *stream; /* the live stream hub (stream.c), NULL until started */
+    struct store_pool *pool;     /* read-write connections for handler work */
+    struct api_stream *stream;   /* the live stream hub (stream.c), NULL until started */
+    struct api_audit_q *audit_q; /* batched audit entries of hot reads (audit_batch.c) */
     bool stopping;
 };
 
@@ -64,10 +65,10 @@ struct api_job {
     char code[48];                    /* error code when body is NULL ("not_found") */
     char msg[200];                    /* error message when body is NULL (no PHI) */
     void (*after)(struct api_job *j); /* optional: runs on the loop before answering */
-    /* Optional, set by fn: when fn succeeded (no status, no body), this runs on the loop
-     * instead of the answer and owns j: it finishes with api__finish, or starts the next
-     * worker step with api__continue (a job in several steps, e.g. a check on a worker, a
-     * submit on the loop, a record on a worker). */
+    /* Optional, set by fn: unless fn failed (a status of 400 or more), this runs on the loop
+     * before the answer and owns j: it finishes with api__finish (sending what j holds), or
+     * starts the next worker step with api__continue (a job in several steps, e.g. a check
+     * on a worker, a submit on the loop, a record on a worker). */
     void (*cont)(struct api_job *j);
     struct http_buf raw; /* owned: a JSON body built as text (api__ok_raw), sent when set */
 };
@@ -119,6 +120,15 @@ int api__patient_scope(struct store *st, struct api_job *j, int64_t patient_id, 
 json_t *api__alert_json(const struct alert *a);
 /* The observation routes (observations.c), registered by api__patient_routes. */
 int api__observation_routes(struct api *a, struct http_router *r);
+
+/* Batched audit entries (audit_batch.c), for reads answered many times a second: e is copied
+ * and appended by the store writer thread together with the entries queued meanwhile, in one
+ * transaction; done(j, status) then runs on the loop (status 0: recorded). Call from the loop
+ * (a cont function); answer in done, so no answer goes out without its entry. */
+typedef void api_audit_done_fn(struct api_job *j, int status);
+void api__audit_read_batched(struct api_job *j, const struct audit_entry *e,
+                             api_audit_done_fn *done);
+void api__audit_q_free(struct api *a);
 
 /* Route registration per file (called by api_start). */
 int api__session_routes(struct api *a, struct http_router *r);
