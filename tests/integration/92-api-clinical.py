@@ -107,6 +107,11 @@ def test_ward_overview_latest_vitals_news2_and_scope(api):
     # The listing is in the audit trail.
     assert any(e['object_type'] == 'ward_overview' and e['actor'] == 'nina'
                for e in audit(api, '--action', 'patient.read'))
+    # A caseload patient on another ward is listed too (and only for the user who has it).
+    api.mh.run('user', 'caseload', 'nina', '--add', 'P2')
+    assert {p['mrn'] for p in overview(nina)['patients']} == {'P1', 'P2', 'P3'}
+    assert nina.get(f'/api/v1/patients/{ids["P2"]}').status_code == 200
+    assert api.mh.run('audit', 'verify').returncode == 0
 
 
 def test_out_of_scope_ids_are_404_on_every_route(api):
