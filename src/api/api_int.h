@@ -20,6 +20,7 @@
 #include "api/api.h"
 #include "http/http.h"
 #include "security/auth.h"
+#include "rules/news2.h"
 #include "security/rbac.h"
 #include "store/pool.h"
 #include "store/store.h"
@@ -116,6 +117,49 @@ void api__audit_read(struct store *st, struct api_job *j, const char *action, in
  * not_found (out of scope, or no such patient: the same answer) or a store error and returns
  * a negative code. */
 int api__patient_scope(struct store *st, struct api_job *j, int64_t patient_id, bool *break_glass);
+/* ---- Clinical views (clinical_view.c) ---- */
+
+/* Every global and patient rule setting that bears on a patient's configuration (escalation,
+ * no-data and kind settings left out). */
+struct api_settings {
+    struct rule_setting *v; /* owned: free(v) */
+    size_t n;               /* entries used */
+    size_t cap;             /* entries allocated */
+    bool truncated;         /* more than the 4096 kept */
+};
+/* Reads them from st. OUT: *ss (release with free(ss->v), also after an error). */
+int api__settings_load(struct store *st, struct api_settings *ss);
+/* The configuration the rules engine applies to the patient with this MRN (NULL: global
+ * only): defaults, global protocol, global keys, the patient's protocol, the patient's keys;
+ * a setting that does not parse is skipped, as the engine does. OUT: *c. */
+struct rules_patient_config;
+void api__settings_config(const struct api_settings *ss, const char *mrn,
+                          struct rules_patient_config *c);
+/* Whether the patient with this MRN has settings of their own. */
+bool api__settings_has_patient(const struct api_settings *ss, const char *mrn);
+
+/* NEWS2 of a patient's latest readings. A reading older than the configuration's
+ * news2_fresh_s is stale: not scored (missing), as in the rules engine. */
+struct api_news2 {
+    int rc;                      /* 0, or the scorer's error (an implausible value) */
+    struct rules_news2_result r; /* the score when rc is 0 */
+    int scale;                   /* SpO2 scale used (1 or 2) */
+    unsigned stale;              /* set of RULES_NEWS2_BIT(param): present but too old */
+};
+/* Scores latest[0..n) (latest reading per code, any subset) with c at now_us. OUT: *out. */
+void api__news2_compute(const struct obs *latest, size_t n, const struct rules_patient_config *c,
+                        int64_t now_us, struct api_news2 *out);
+/* {"score", "partial_score", "complete", "band", "minimum_band", "scale", "missing", "stale"}
+ * (or {"error"}) appended as text, or as a json_t (returns owned). */
+void api__news2_text(struct http_buf *b, const struct api_news2 *v);
+json_t *api__news2_json(const struct api_news2 *v);
+/* A reading {"code", "name", "value", "unit", "time", "device_id", "manual"} as text. */
+void api__obs_text(struct http_buf *b, const struct obs *o);
+/* A JSON string literal of s; a byte that starts no valid UTF-8 sequence becomes U+FFFD. */
+void api__json_str(struct http_buf *b, const char *s);
+/* json_string that survives text that is not UTF-8 (as api__json_str). Returns owned. */
+json_t *api__json_safe(const char *s);
+
 /* An alert as JSON (alerts.c). Returns owned. */
 json_t *api__alert_json(const struct alert *a);
 /* The observation routes (observations.c), registered by api__patient_routes. */

@@ -6,9 +6,10 @@
  *   GET  /api/v1/patients/{id}/rules          rules.read     rule settings and overrides
  *   PUT  /api/v1/patients/{id}/rules          rules.write    change overrides
  * and the care-scope check every clinical handler uses (api__patient_scope). Observations
- * are in observations.c, alerts in alerts.c. Every read is in the audit trail (patient.read,
- * rules.read), every change with its audit entry in the same transaction.
- * Layer: api. Thread: loop, except the *_work functions (workers).
+ * are in observations.c, alerts in alerts.c, NEWS2 and the JSON text writer in
+ * clinical_view.c, batched audit entries in audit_batch.c. Every read is in the audit trail
+ * (patient.read, rules.read), every change with its audit entry in the same transaction. Layer:
+ * api. Thread: loop, except the *_work functions (workers).
  */
 #include "api/api_int.h"
 #include "core/err.h"
@@ -28,8 +29,6 @@
 /* Most patients one overview lists, and the default. */
 #define OVERVIEW_LIMIT_MAX 2000
 #define OVERVIEW_LIMIT_DEF 500
-/* Most rule settings read to work out a patient's NEWS2 configuration. */
-#define SETTINGS_MAX 4096
 
 /* ---- scope -------------------------------------------------------------------------------- */
 
@@ -64,308 +63,6 @@ static bool is_ward_text(const char *s, size_t len)
     return true;
 }
 
-/* ---- NEWS2 from the latest readings ------------------------------------------------------ */
-
-struct settings {
-    struct rule_setting *v; /* owned */
-    size_t n;
-    size_t cap;
-    bool truncated; /* more than SETTINGS_MAX */
-};
-
-static int collect_setting(void *arg, const struct rule_setting *s)
-{
-    struct settings *ss = arg;
-    if (strncmp(s->key, "escalation.", 11) == 0 || strcmp(s->key, "nodata_grace_ms") == 0 ||
-        strcmp(s->scope, "kind") == 0)
-        return 0;
-    if (ss->n == SETTINGS_MAX) {
-        ss->truncated = true;
-        return 0;
-    }
-    if (ss->n == ss->cap) {
-        ss->cap = ss->cap ? 2 * ss->cap : 16;
-        ss->v = hx_xrealloc(ss->v, ss->cap * sizeof(*ss->v));
-    }
-    ss->v[ss->n++] = *s;
-    return 0;
-}
-
-/* A patient's configuration as the rules engine builds it: global protocol, global keys,
- * the patient's protocol, the patient's keys (mrn NULL: global only). Settings that do not
- * parse are skipped, as the engine does. */
-static void settings_config(const struct settings *ss, const char *mrn,
-                            struct rules_patient_config *c)
-{
-    rules_config_defaults(c, RULES_PROTO_ADULT_WARD);
-    for (int pass = 0; pass < (mrn ? 4 : 2); pass++) {
-        for (size_t i = 0; i < ss->n; i++) {
-            const struct rule_setting *r = &ss->v[i];
-            bool global = strcmp(r->scope, "global") == 0;
-            bool mine = mrn && strcmp(r->scope, "patient") == 0 && strcmp(r->scope_id, mrn) == 0;
-            bool proto = strcmp(r->key, "protocol") == 0;
-            if ((pass < 2 ? global : mine) && (pass % 2 == 0) == proto) {
-                char err[160];
-                (void)rules_config_apply(c, r->key, r->value, err, sizeof(err));
-            }
-        }
-    }
-}
-
-static bool settings_has_patient(const struct settings *ss, const char *mrn)
-{
-    for (size_t i = 0; i < ss->n; i++)
-        if (strcmp(ss->v[i].scope, "patient") == 0 && strcmp(ss->v[i].scope_id, mrn) == 0)
-            return true;
-    return false;
-}
-
-/* The NEWS2 of a patient's latest readings (latest ordered by code, any subset). A reading
- * older than the configuration's news2_fresh_s is stale: missing, as for the engine. */
-struct news2_view {
-    int rc; /* 0, or the scorer's error (an implausible value) */
-    struct rules_news2_result r;
-    int scale;
-    unsigned stale; /* parameters present but too old */
-};
-
-static void news2_compute(const struct obs *latest, size_t n, const struct rules_patient_config *c,
-                          int64_t now_us, struct news2_view *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->scale = c->spo2_scale == 2 ? 2 : 1;
-    struct rules_news2_input in = {.scale =
-                                       out->scale == 2 ? RULES_NEWS2_SCALE_2 : RULES_NEWS2_SCALE_1};
-    int64_t oldest = c->news2_fresh_s ? now_us - (int64_t)c->news2_fresh_s * 1000000 : INT64_MIN;
-    int64_t pulse_t = INT64_MIN;
-    for (size_t i = 0; i < n; i++) {
-        const struct obs *o = &latest[i];
-        int p;
-        switch (o->code) {
-        case OBS_CODE_RESP_RATE:
-            p = RULES_NEWS2_RR;
-            break;
-        case OBS_CODE_SPO2:
-            p = RULES_NEWS2_SPO2;
-            break;
-        case OBS_CODE_O2_FLOW:
-            p = RULES_NEWS2_O2;
-            break;
-        case OBS_CODE_BP_SYS:
-            p = RULES_NEWS2_SBP;
-            break;
-        case OBS_CODE_HEART_RATE:
-        case OBS_CODE_PULSE_RATE:
-        case OBS_CODE_HEART_RATE_ECG:
-            p = RULES_NEWS2_PULSE;
-            break;
-        case OBS_CODE_CONSCIOUSNESS:
-            p = RULES_NEWS2_ACVPU;
-            break;
-        case OBS_CODE_TEMPERATURE:
-            p = RULES_NEWS2_TEMP;
-            break;
-        default:
-            continue;
-        }
-        if (o->effective_us < oldest) {
-            if (!(in.present & RULES_NEWS2_BIT(p)))
-                out->stale |= RULES_NEWS2_BIT(p);
-            continue;
-        }
-        out->stale &= ~RULES_NEWS2_BIT(p);
-        in.present |= RULES_NEWS2_BIT(p);
-        switch (p) {
-        case RULES_NEWS2_RR:
-            in.rr = o->value;
-            break;
-        case RULES_NEWS2_SPO2:
-            in.spo2 = o->value;
-            break;
-        case RULES_NEWS2_O2:
-            in.o2 = o->value > 0 ? RULES_NEWS2_OXYGEN : RULES_NEWS2_AIR;
-            break;
-        case RULES_NEWS2_SBP:
-            in.sbp = o->value;
-            break;
-        case RULES_NEWS2_PULSE: /* the newest of the three pulse codes */
-            if (o->effective_us > pulse_t) {
-                pulse_t = o->effective_us;
-                in.pulse = o->value;
-            }
-            break;
-        case RULES_NEWS2_ACVPU:
-            in.acvpu = (enum rules_news2_acvpu)lround(o->value);
-            break;
-        case RULES_NEWS2_TEMP:
-            in.temp = o->value;
-            break;
-        }
-    }
-    out->rc = rules_news2_score(&in, &out->r);
-}
-
-/* ---- JSON as text (the overview: no json_t tree per row) --------------------------------- */
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-static int utf8_len(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    int n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
-            : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-            : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                           : 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-        return 0;
-    return n;
-}
-
-/* A JSON string literal of s. Stored text was never checked for UTF-8 (the CLI takes bytes):
- * a byte that does not start a valid sequence becomes U+FFFD, so the answer is always valid
- * JSON. */
-static void jstr(struct http_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    char tmp[256];
-    size_t n = 0;
-    tmp[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        if (n > sizeof(tmp) - 8) {
-            http_buf_append(b, tmp, n);
-            n = 0;
-        }
-        int len = utf8_len(p);
-        if (len == 0) {
-            memcpy(tmp + n, "\\ufffd", 6);
-            n += 6;
-            p++;
-        } else if (len > 1) {
-            memcpy(tmp + n, p, (size_t)len);
-            n += (size_t)len;
-            p += len;
-        } else if (*p == '"' || *p == '\\') {
-            tmp[n++] = '\\';
-            tmp[n++] = (char)*p++;
-        } else if (*p < 0x20) {
-            memcpy(tmp + n, "\\u00", 4);
-            tmp[n + 4] = hex[*p >> 4];
-            tmp[n + 5] = hex[*p & 15];
-            n += 6;
-            p++;
-        } else {
-            tmp[n++] = (char)*p++;
-        }
-    }
-    tmp[n++] = '"';
-    http_buf_append(b, tmp, n);
-}
-
-/* json_string that survives text that is not UTF-8 (see jstr). Returns owned. */
-static json_t *jsafe(const char *s)
-{
-    json_t *v = json_string(s);
-    if (v)
-        return v;
-    struct http_buf b = {0};
-    jstr(&b, s);
-    v = json_loadb(b.ptr, b.len, JSON_DECODE_ANY, NULL);
-    http_buf_release(&b);
-    return v ? v : json_string("");
-}
-
-static void jkey(struct http_buf *b, const char *key)
-{
-    http_buf_printf(b, "\"%s\":", key); /* keys are our own constants */
-}
-
-static void jnum(struct http_buf *b, double v)
-{
-    if (isfinite(v))
-        http_buf_printf(b, "%.15g", v);
-    else
-        http_buf_append(b, "null", 4);
-}
-
-static void jtime(struct http_buf *b, int64_t t_us)
-{
-    char t[40];
-    hx_time_format_rfc3339(t_us, t, sizeof(t));
-    http_buf_printf(b, "\"%s\"", t);
-}
-
-static void obs_text(struct http_buf *b, const struct obs *o)
-{
-    const struct obs_code *c = obs_code_get(o->code);
-    http_buf_append(b, "{", 1);
-    jkey(b, "code");
-    jstr(b, c ? c->loinc : "?");
-    http_buf_append(b, ",", 1);
-    jkey(b, "name");
-    jstr(b, c ? c->senml_name : "?");
-    http_buf_append(b, ",", 1);
-    jkey(b, "value");
-    jnum(b, o->value);
-    http_buf_append(b, ",", 1);
-    jkey(b, "unit");
-    jstr(b, c ? c->ucum : "");
-    http_buf_append(b, ",", 1);
-    jkey(b, "time");
-    jtime(b, o->effective_us);
-    http_buf_printf(b, ",\"device_id\":%lld,\"manual\":%s}", (long long)o->device_id,
-                    o->device_id ? "false" : "true");
-}
-
-static void news2_text(struct http_buf *b, const struct news2_view *v)
-{
-    if (v->rc < 0) {
-        http_buf_printf(b, "{\"error\":\"%s\"}",
-                        v->rc == HX_ERANGE ? "a reading is outside its plausible range"
-                                           : "the readings cannot be scored");
-        return;
-    }
-    const struct rules_news2_result *r = &v->r;
-    http_buf_append(b, "{\"score\":", 9);
-    if (r->complete)
-        http_buf_printf(b, "%d", r->score);
-    else
-        http_buf_append(b, "null", 4);
-    http_buf_printf(b,
-                    ",\"partial_score\":%d,\"complete\":%s,\"band\":\"%s\",\"minimum_band\":\"%s\""
-                    ",\"scale\":%d,\"missing\":[",
-                    r->partial_score, r->complete ? "true" : "false",
-                    rules_news2_band_name(r->band), rules_news2_band_name(r->minimum_band),
-                    v->scale);
-    bool first = true;
-    for (int p = 0; p < RULES_NEWS2__COUNT; p++)
-        if (r->missing & RULES_NEWS2_BIT(p)) {
-            http_buf_printf(b, "%s\"%s\"", first ? "" : ",", rules_news2_param_name(p));
-            first = false;
-        }
-    http_buf_append(b, "],\"stale\":[", 11);
-    first = true;
-    for (int p = 0; p < RULES_NEWS2__COUNT; p++)
-        if (v->stale & RULES_NEWS2_BIT(p)) {
-            http_buf_printf(b, "%s\"%s\"", first ? "" : ",", rules_news2_param_name(p));
-            first = false;
-        }
-    http_buf_append(b, "]}", 2);
-}
-
-static json_t *news2_json(const struct news2_view *v)
-{
-    struct http_buf b = {0};
-    news2_text(&b, v);
-    json_t *j = json_loadb(b.ptr, b.len, 0, NULL);
-    http_buf_release(&b);
-    return j ? j : json_null();
-}
-
 /* ---- GET /api/v1/patients: the ward overview --------------------------------------------- */
 
 struct overview_req {
@@ -378,7 +75,7 @@ static void overview_audit(struct api_job *j);
 
 struct overview_ctx {
     struct http_buf out;
-    const struct settings *ss;
+    const struct api_settings *ss;
     const struct rules_patient_config *global; /* for patients without overrides */
     struct rules_patient_config *mine;         /* scratch for those with */
     int64_t now_us;
@@ -390,28 +87,28 @@ static int overview_row(void *arg, const struct store_overview_row *r)
     struct overview_ctx *c = arg;
     struct http_buf *b = &c->out;
     const struct rules_patient_config *cfg = c->global;
-    if (c->ss->n && settings_has_patient(c->ss, r->p.mrn)) {
-        settings_config(c->ss, r->p.mrn, c->mine);
+    if (c->ss->n && api__settings_has_patient(c->ss, r->p.mrn)) {
+        api__settings_config(c->ss, r->p.mrn, c->mine);
         cfg = c->mine;
     }
-    struct news2_view nv;
-    news2_compute(r->latest, r->n_latest, cfg, c->now_us, &nv);
+    struct api_news2 nv;
+    api__news2_compute(r->latest, r->n_latest, cfg, c->now_us, &nv);
     http_buf_printf(b, "%s{\"id\":%lld,\"mrn\":", c->n ? "," : "", (long long)r->p.id);
-    jstr(b, r->p.mrn);
+    api__json_str(b, r->p.mrn);
     http_buf_append(b, ",\"name\":", 8);
-    jstr(b, r->p.name);
+    api__json_str(b, r->p.name);
     http_buf_append(b, ",\"ward\":", 8);
-    jstr(b, r->p.ward);
+    api__json_str(b, r->p.ward);
     http_buf_append(b, ",\"location\":", 12);
-    jstr(b, r->p.location);
+    api__json_str(b, r->p.location);
     http_buf_append(b, ",\"vitals\":[", 11);
     for (size_t i = 0; i < r->n_latest; i++) {
         if (i)
             http_buf_append(b, ",", 1);
-        obs_text(b, &r->latest[i]);
+        api__obs_text(b, &r->latest[i]);
     }
     http_buf_append(b, "],\"news2\":", 10);
-    news2_text(b, &nv);
+    api__news2_text(b, &nv);
     http_buf_printf(
         b, ",\"alerts\":{\"active\":%lld,\"highest_severity\":", (long long)r->open_alerts);
     if (r->open_alerts)
@@ -445,15 +142,15 @@ static void overview_work(struct store *st, struct api_job *j)
     default:
         break; /* no clinical scope: nobody */
     }
-    struct settings ss = {0};
-    int rc = store_rule_setting_list(st, collect_setting, &ss);
+    struct api_settings ss = {0};
+    int rc = api__settings_load(st, &ss);
     if (rc < 0) {
         free(ss.v);
         api__fail_store(j, rc, "rule settings");
         return;
     }
     struct rules_patient_config *cfgs = hx_xcalloc(2, sizeof(*cfgs));
-    settings_config(&ss, NULL, &cfgs[0]);
+    api__settings_config(&ss, NULL, &cfgs[0]);
     struct overview_ctx c = {
         .ss = &ss, .global = &cfgs[0], .mine = &cfgs[1], .now_us = hx_time_now_us()};
     http_buf_append(&c.out, "{\"patients\":[", 13);
@@ -588,14 +285,14 @@ static void detail_work(struct store *st, struct api_job *j)
     }
     struct detail_ctx *c = hx_xcalloc(1, sizeof(*c));
     rc = store_obs_latest(st, id, detail_obs, c);
-    struct settings ss = {0};
+    struct api_settings ss = {0};
     if (rc == 0)
-        rc = store_rule_setting_list(st, collect_setting, &ss);
-    struct news2_view nv = {0};
+        rc = api__settings_load(st, &ss);
+    struct api_news2 nv = {0};
     if (rc == 0) {
         struct rules_patient_config *cfg = hx_xcalloc(1, sizeof(*cfg));
-        settings_config(&ss, p.mrn, cfg);
-        news2_compute(c->latest, c->n_latest, cfg, hx_time_now_us(), &nv);
+        api__settings_config(&ss, p.mrn, cfg);
+        api__news2_compute(c->latest, c->n_latest, cfg, hx_time_now_us(), &nv);
         free(cfg);
     }
     free(ss.v);
@@ -614,7 +311,7 @@ static void detail_work(struct store *st, struct api_job *j)
     }
     for (size_t i = 0; rc == 0 && i < c->n_latest; i++) {
         struct http_buf b = {0};
-        obs_text(&b, &c->latest[i]);
+        api__obs_text(&b, &c->latest[i]);
         json_array_append_new(vitals, json_loadb(b.ptr, b.len, 0, NULL));
         http_buf_release(&b);
     }
@@ -631,10 +328,11 @@ static void detail_work(struct store *st, struct api_job *j)
     api__audit_read(st, j, "patient.read", id, "patient", oid, bg);
     api__ok(j, 200,
             json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
-                      (json_int_t)p.id, "mrn", jsafe(p.mrn), "name", jsafe(p.name), "birth_date",
-                      jsafe(p.birth_date), "ward", jsafe(p.ward), "location", jsafe(p.location),
-                      "vitals", vitals, "news2", news2_json(&nv), "alerts", alerts, "devices",
-                      devices, "break_glass", bg));
+                      (json_int_t)p.id, "mrn", api__json_safe(p.mrn), "name",
+                      api__json_safe(p.name), "birth_date", api__json_safe(p.birth_date), "ward",
+                      api__json_safe(p.ward), "location", api__json_safe(p.location), "vitals",
+                      vitals, "news2", api__news2_json(&nv), "alerts", alerts, "devices", devices,
+                      "break_glass", bg));
 }
 
 static void h_detail(struct http_exchange *x, void *arg)
@@ -782,9 +480,9 @@ static void rules_get_work(struct store *st, struct api_job *j)
     struct rules_list l = {.mrn = p.mrn, .patient = json_array(), .global = json_array()};
     if (rc == 0)
         rc = store_rule_setting_list(st, rules_one, &l);
-    struct settings ss = {0};
+    struct api_settings ss = {0};
     if (rc == 0)
-        rc = store_rule_setting_list(st, collect_setting, &ss);
+        rc = api__settings_load(st, &ss);
     if (rc < 0) {
         free(ss.v);
         json_decref(l.patient);
@@ -793,7 +491,7 @@ static void rules_get_work(struct store *st, struct api_job *j)
         return;
     }
     struct rules_patient_config *cfg = hx_xcalloc(1, sizeof(*cfg));
-    settings_config(&ss, p.mrn, cfg);
+    api__settings_config(&ss, p.mrn, cfg);
     json_t *eff = json_pack("{s:s, s:i, s:b, s:I}", "protocol", rules_protocol_name(cfg->protocol),
                             "spo2_scale", cfg->spo2_scale, "news2", cfg->news2_enabled,
                             "news2_fresh_s", (json_int_t)cfg->news2_fresh_s);
