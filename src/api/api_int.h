@@ -144,12 +144,14 @@ struct api_news2 {
     int rc;                      /* 0, or the scorer's error (an implausible value) */
     struct rules_news2_result r; /* the score when rc is 0 */
     int scale;                   /* SpO2 scale used (1 or 2) */
+    bool enabled;                /* NEWS2 alerts are on for the patient (news2=on) */
     unsigned stale;              /* set of RULES_NEWS2_BIT(param): present but too old */
 };
 /* Scores latest[0..n) (latest reading per code, any subset) with c at now_us. OUT: *out. */
 void api__news2_compute(const struct obs *latest, size_t n, const struct rules_patient_config *c,
                         int64_t now_us, struct api_news2 *out);
-/* {"score", "partial_score", "complete", "band", "minimum_band", "scale", "missing", "stale"}
+/* {"score", "partial_score", "complete", "band", "minimum_band", "scale", "alerts_enabled",
+ * "missing", "stale"}
  * (or {"error"}) appended as text, or as a json_t (returns owned). */
 void api__news2_text(struct http_buf *b, const struct api_news2 *v);
 json_t *api__news2_json(const struct api_news2 *v);

@@ -80,6 +80,7 @@ void api__news2_compute(const struct obs *latest, size_t n, const struct rules_p
 {
     memset(out, 0, sizeof(*out));
     out->scale = c->spo2_scale == 2 ? 2 : 1;
+    out->enabled = c->news2_enabled;
     struct rules_news2_input in = {.scale =
                                        out->scale == 2 ? RULES_NEWS2_SCALE_2 : RULES_NEWS2_SCALE_1};
     int64_t oldest = c->news2_fresh_s ? now_us - (int64_t)c->news2_fresh_s * 1000000 : INT64_MIN;
@@ -283,10 +284,10 @@ void api__news2_text(struct http_buf *b, const struct api_news2 *v)
         http_buf_append(b, "null", 4);
     http_buf_printf(b,
                     ",\"partial_score\":%d,\"complete\":%s,\"band\":\"%s\",\"minimum_band\":\"%s\""
-                    ",\"scale\":%d,\"missing\":[",
+                    ",\"scale\":%d,\"alerts_enabled\":%s,\"missing\":[",
                     r->partial_score, r->complete ? "true" : "false",
                     rules_news2_band_name(r->band), rules_news2_band_name(r->minimum_band),
-                    v->scale);
+                    v->scale, v->enabled ? "true" : "false");
     bool first = true;
     for (int p = 0; p < RULES_NEWS2__COUNT; p++)
         if (r->missing & RULES_NEWS2_BIT(p)) {

@@ -88,6 +88,7 @@ def test_ward_overview_latest_vitals_news2_and_scope(api):
     assert codes['9279-1']['value'] == 16 and not codes['9279-1']['manual']
     assert p1['news2']['complete'] and p1['news2']['score'] == 0
     assert p1['news2']['band'] == 'none' and p1['news2']['missing'] == []
+    assert p1['news2']['alerts_enabled'] is True and p1['news2']['scale'] == 1
     p3 = by_mrn['P3']
     assert p3['vitals'] == [] and p3['news2']['score'] is None
     assert not p3['news2']['complete'] and len(p3['news2']['missing']) == 7
@@ -317,6 +318,11 @@ def test_rules_show_and_set_overrides(api):
     j = r.json()
     assert {s['key']: s['value'] for s in j['settings']} == {'spo2_scale': '2', 'spo2.low': '85:high'}
     assert j['effective']['spo2_scale'] == 2 and j['settings'][0]['by'] == 'carl'
+    # NEWS2 in the patient views uses the patient's settings.
+    n2 = carl.get(f'/api/v1/patients/{p1}').json()['news2']
+    assert n2['scale'] == 2 and n2['alerts_enabled'] is True
+    assert [p['news2']['scale'] for p in carl.get('/api/v1/patients').json()['patients']
+            if p['id'] == p1] == [2]
     # The CLI sees the same override.
     shown = json.loads(api.mh.run('rules', 'show', '--patient', 'P1', '--json').stdout)
     assert shown['spo2_scale'] == 2
