@@ -201,19 +201,8 @@ static void list_work(struct store *st, struct api_job *j)
     }
     char details[64];
     snprintf(details, sizeof(details), "{\"alerts\":%zu}", json_array_size(arr));
-    struct audit_entry e = {.action = "alert.read",
-                            .outcome = AUDIT_SUCCESS,
-                            .patient_id = rq->patient_id,
-                            .object_type = "alert_list",
-                            .object_id = rq->ward[0] ? rq->ward : "*",
-                            .details = details,
-                            .break_glass = bg};
-    api__audit_actor(j, &e);
-    if ((rc = audit_record(st, &e, NULL)) < 0) {
-        json_decref(arr);
-        api__fail_store(j, rc, "audit trail");
-        return;
-    }
+    api__audit_read_deferred(j, "alert.read", rq->patient_id, "alert_list",
+                             rq->ward[0] ? rq->ward : "*", details, bg);
     api__ok(j, 200,
             json_pack("{s:o, s:I}", "alerts", arr, "count", (json_int_t)json_array_size(arr)));
 }
@@ -341,7 +330,7 @@ static void show_work(struct store *st, struct api_job *j)
     json_object_set_new(b, "history", hist);
     char oid[24];
     snprintf(oid, sizeof(oid), "%lld", (long long)id);
-    api__audit_read(st, j, "alert.read", a.patient_id, "alert", oid, bg);
+    api__audit_read_deferred(j, "alert.read", a.patient_id, "alert", oid, NULL, bg);
     api__ok(j, 200, b);
 }
 

@@ -51,6 +51,7 @@ struct api {
 
 /* One unit of worker work for an exchange. */
 struct api_job;
+struct api_read_audit;
 typedef void api_job_fn(struct store *st, struct api_job *j);
 
 struct api_job {
@@ -72,6 +73,8 @@ struct api_job {
      * on a worker, a submit on the loop, a record on a worker). */
     void (*cont)(struct api_job *j);
     struct http_buf raw; /* owned: a JSON body built as text (api__ok_raw), sent when set */
+    struct api_read_audit *read_audit; /* owned: a read to record before answering
+                                        * (api__audit_read_deferred), or NULL */
 };
 
 /* Runs fn on a worker for x, then answers with what it filled. arg is the handler's. On a
@@ -175,6 +178,14 @@ typedef void api_audit_done_fn(struct api_job *j, int status);
 void api__audit_read_batched(struct api_job *j, const struct audit_entry *e,
                              api_audit_done_fn *done);
 void api__audit_q_free(struct api *a);
+/* Worker side: records a read of patient data like api__audit_read, but through the batched
+ * path: the entry is copied into j and appended by the writer thread once fn returns; the
+ * answer goes out only after it is committed (503 if it cannot be). Sets j->cont: for a job
+ * that has no cont of its own. A job that fails afterwards (status >= 400) records nothing.
+ * details may be NULL. */
+void api__audit_read_deferred(struct api_job *j, const char *action, int64_t patient_id,
+                              const char *object_type, const char *object_id, const char *details,
+                              bool break_glass);
 
 /* Route registration per file (called by api_start). */
 int api__session_routes(struct api *a, struct http_router *r);

@@ -18,6 +18,7 @@
 #include "security/audit.h"
 #include "store/writer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,57 @@ void api__audit_read_batched(struct api_job *j, const struct audit_entry *e,
     q->tail = it;
     q->n_pending++;
     flush(q);
+}
+
+/* A deferred read entry's fields, copied out of the worker's stack. */
+struct api_read_audit {
+    char action[AUDIT_ACTION_MAX];
+    int64_t patient_id;
+    char object_type[AUDIT_OBJTYPE_MAX];
+    char object_id[AUDIT_OBJID_MAX];
+    char details[256];
+    bool has_details;
+    bool break_glass;
+};
+
+static void deferred_done(struct api_job *j, int status)
+{
+    HX_FREE(j->read_audit);
+    if (status < 0)
+        api__fail(j, 503, "unavailable", "the audit trail cannot be written: %s",
+                  hx_strerror(status));
+    api__finish(j);
+}
+
+static void deferred_cont(struct api_job *j)
+{
+    const struct api_read_audit *r = j->read_audit;
+    struct audit_entry e = {.action = r->action,
+                            .outcome = AUDIT_SUCCESS,
+                            .patient_id = r->patient_id,
+                            .object_type = r->object_type[0] ? r->object_type : NULL,
+                            .object_id = r->object_id[0] ? r->object_id : NULL,
+                            .details = r->has_details ? r->details : NULL,
+                            .break_glass = r->break_glass};
+    api__audit_actor(j, &e);
+    api__audit_read_batched(j, &e, deferred_done);
+}
+
+void api__audit_read_deferred(struct api_job *j, const char *action, int64_t patient_id,
+                              const char *object_type, const char *object_id, const char *details,
+                              bool break_glass)
+{
+    if (!j->read_audit)
+        j->read_audit = hx_xcalloc(1, sizeof(*j->read_audit));
+    struct api_read_audit *r = j->read_audit;
+    snprintf(r->action, sizeof(r->action), "%s", action);
+    r->patient_id = patient_id;
+    snprintf(r->object_type, sizeof(r->object_type), "%s", object_type ? object_type : "");
+    snprintf(r->object_id, sizeof(r->object_id), "%s", object_id ? object_id : "");
+    r->has_details = details != NULL;
+    snprintf(r->details, sizeof(r->details), "%s", details ? details : "");
+    r->break_glass = break_glass;
+    j->cont = deferred_cont;
 }
 
 void api__audit_q_free(struct api *a)

@@ -68,10 +68,7 @@ static bool is_ward_text(const char *s, size_t len)
 struct overview_req {
     char ward[PAT_WARD_MAX]; /* "" = every ward in scope */
     size_t limit;            /* at most this many patients */
-    size_t n_listed;         /* how many were (for the audit entry) */
 };
-
-static void overview_audit(struct api_job *j);
 
 struct overview_ctx {
     struct http_buf out;
@@ -121,7 +118,7 @@ static int overview_row(void *arg, const struct store_overview_row *r)
 
 static void overview_work(struct store *st, struct api_job *j)
 {
-    struct overview_req *rq = j->arg;
+    const struct overview_req *rq = j->arg;
     const struct principal *p = j->who;
     const char *wards[RBAC_WARDS_MAX];
     struct store_overview_query q = {.ward = rq->ward[0] ? rq->ward : NULL, .limit = rq->limit};
@@ -164,34 +161,14 @@ static void overview_work(struct store *st, struct api_job *j)
     }
     http_buf_printf(&c.out, "],\"count\":%zu,\"truncated\":%s}", c.n,
                     rq->limit && c.n >= rq->limit ? "true" : "false");
-    rq->n_listed = c.n;
-    api__ok_raw(j, 200, &c.out);
-    j->cont = overview_audit; /* the answer waits for its audit entry */
-}
-
-static void overview_audited(struct api_job *j, int status)
-{
-    if (status < 0)
-        api__fail(j, 503, "unavailable", "the audit trail cannot be written: %s",
-                  hx_strerror(status));
-    api__finish(j);
-}
-
-/* Loop: one entry per listing (not per row: the ward asked for and how many were shown),
- * appended in a batch by the store writer thread (audit_batch.c). No answer without its
- * entry: the listing is PHI. */
-static void overview_audit(struct api_job *j)
-{
-    struct overview_req *rq = j->arg;
+    /* One entry per listing (not per row): the ward asked for and how many were shown,
+     * appended in a batch by the writer thread (audit_batch.c: appending from every pooled
+     * connection made them queue for SQLite's write lock). No answer without it. */
     char details[64];
-    snprintf(details, sizeof(details), "{\"patients\":%zu}", rq->n_listed);
-    struct audit_entry e = {.action = "patient.read",
-                            .outcome = AUDIT_SUCCESS,
-                            .object_type = "ward_overview",
-                            .object_id = rq->ward[0] ? rq->ward : "*",
-                            .details = details};
-    api__audit_actor(j, &e);
-    api__audit_read_batched(j, &e, overview_audited);
+    snprintf(details, sizeof(details), "{\"patients\":%zu}", c.n);
+    api__audit_read_deferred(j, "patient.read", 0, "ward_overview", rq->ward[0] ? rq->ward : "*",
+                             details, false);
+    api__ok_raw(j, 200, &c.out);
 }
 
 /* Reads an integer query parameter in [lo, hi]; answers 400 itself when it is not one. */
@@ -325,7 +302,7 @@ static void detail_work(struct store *st, struct api_job *j)
     }
     char oid[24];
     snprintf(oid, sizeof(oid), "%lld", (long long)id);
-    api__audit_read(st, j, "patient.read", id, "patient", oid, bg);
+    api__audit_read_deferred(j, "patient.read", id, "patient", oid, NULL, bg);
     api__ok(j, 200,
             json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
                       (json_int_t)p.id, "mrn", api__json_safe(p.mrn), "name",
@@ -499,7 +476,7 @@ static void rules_get_work(struct store *st, struct api_job *j)
     free(ss.v);
     char oid[24];
     snprintf(oid, sizeof(oid), "%lld", (long long)id);
-    api__audit_read(st, j, "rules.read", id, "patient", oid, bg);
+    api__audit_read_deferred(j, "rules.read", id, "patient", oid, NULL, bg);
     api__ok(j, 200,
             json_pack("{s:I, s:o, s:o, s:o}", "patient_id", (json_int_t)id, "settings", l.patient,
                       "global", l.global, "effective", eff));
