@@ -50,7 +50,8 @@ void api__finish(struct api_job *j)
 {
     if (j->after)
         j->after(j);
-    HX_FREE(j->read_audit); /* a job that failed before recording it */
+    api__read_audit_free(j->read_audit); /* a job that failed before recording it */
+    j->read_audit = NULL;
     if (j->raw.ptr) {
         http_respond(j->x, j->status ? j->status : 200, "application/json", j->raw.ptr, j->raw.len);
         http_buf_release(&j->raw);

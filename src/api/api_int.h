@@ -182,10 +182,12 @@ void api__audit_q_free(struct api *a);
  * path: the entry is copied into j and appended by the writer thread once fn returns; the
  * answer goes out only after it is committed (503 if it cannot be). Sets j->cont: for a job
  * that has no cont of its own. A job that fails afterwards (status >= 400) records nothing.
- * details may be NULL. */
+ * details (copied) may be NULL. */
 void api__audit_read_deferred(struct api_job *j, const char *action, int64_t patient_id,
                               const char *object_type, const char *object_id, const char *details,
                               bool break_glass);
+/* Frees a deferred read entry (NULL is fine). */
+void api__read_audit_free(struct api_read_audit *r);
 
 /* Route registration per file (called by api_start). */
 int api__session_routes(struct api *a, struct http_router *r);

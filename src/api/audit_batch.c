@@ -161,14 +161,22 @@ struct api_read_audit {
     int64_t patient_id;
     char object_type[AUDIT_OBJTYPE_MAX];
     char object_id[AUDIT_OBJID_MAX];
-    char details[256];
-    bool has_details;
+    char *details; /* owned, or NULL */
     bool break_glass;
 };
 
+void api__read_audit_free(struct api_read_audit *r)
+{
+    if (r) {
+        free(r->details);
+        free(r);
+    }
+}
+
 static void deferred_done(struct api_job *j, int status)
 {
-    HX_FREE(j->read_audit);
+    api__read_audit_free(j->read_audit);
+    j->read_audit = NULL;
     if (status < 0)
         api__fail(j, 503, "unavailable", "the audit trail cannot be written: %s",
                   hx_strerror(status));
@@ -183,7 +191,7 @@ static void deferred_cont(struct api_job *j)
                             .patient_id = r->patient_id,
                             .object_type = r->object_type[0] ? r->object_type : NULL,
                             .object_id = r->object_id[0] ? r->object_id : NULL,
-                            .details = r->has_details ? r->details : NULL,
+                            .details = r->details,
                             .break_glass = r->break_glass};
     api__audit_actor(j, &e);
     api__audit_read_batched(j, &e, deferred_done);
@@ -200,8 +208,8 @@ void api__audit_read_deferred(struct api_job *j, const char *action, int64_t pat
     r->patient_id = patient_id;
     snprintf(r->object_type, sizeof(r->object_type), "%s", object_type ? object_type : "");
     snprintf(r->object_id, sizeof(r->object_id), "%s", object_id ? object_id : "");
-    r->has_details = details != NULL;
-    snprintf(r->details, sizeof(r->details), "%s", details ? details : "");
+    free(r->details);
+    r->details = details ? hx_xstrdup(details) : NULL;
     r->break_glass = break_glass;
     j->cont = deferred_cont;
 }

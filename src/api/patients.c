@@ -27,7 +27,7 @@
 #include <string.h>
 
 /* Most patients one overview lists, and the default. */
-#define OVERVIEW_LIMIT_MAX 2000
+#define OVERVIEW_LIMIT_MAX 500 /* the audit entry's details name them all (8 KiB) */
 #define OVERVIEW_LIMIT_DEF 500
 
 /* ---- scope -------------------------------------------------------------------------------- */
@@ -77,6 +77,8 @@ struct overview_ctx {
     struct rules_patient_config *mine;         /* scratch for those with */
     int64_t now_us;
     size_t n;
+    struct http_buf ids; /* the audit entry's details: who was shown */
+    bool ids_cut;        /* ids stopped short of AUDIT_DETAILS_MAX */
 };
 
 static int overview_row(void *arg, const struct store_overview_row *r)
@@ -112,6 +114,10 @@ static int overview_row(void *arg, const struct store_overview_row *r)
         http_buf_printf(b, "\"%s\"}}", alert_severity_name(r->max_severity));
     else
         http_buf_append(b, "null}}", 6);
+    if (c->ids.len + 64 < AUDIT_DETAILS_MAX)
+        http_buf_printf(&c->ids, "%s%lld", c->n ? "," : "", (long long)r->p.id);
+    else
+        c->ids_cut = true;
     c->n++;
     return 0;
 }
@@ -151,23 +157,24 @@ static void overview_work(struct store *st, struct api_job *j)
     struct overview_ctx c = {
         .ss = &ss, .global = &cfgs[0], .mine = &cfgs[1], .now_us = hx_time_now_us()};
     http_buf_append(&c.out, "{\"patients\":[", 13);
+    http_buf_append(&c.ids, "{\"ids\":[", 8);
     rc = store_patient_overview(st, &q, overview_row, &c);
     free(cfgs);
     free(ss.v);
     if (rc < 0) {
         http_buf_release(&c.out);
+        http_buf_release(&c.ids);
         api__fail_store(j, rc, "patient");
         return;
     }
     http_buf_printf(&c.out, "],\"count\":%zu,\"truncated\":%s}", c.n,
                     rq->limit && c.n >= rq->limit ? "true" : "false");
-    /* One entry per listing (not per row): the ward asked for and how many were shown,
-     * appended in a batch by the writer thread (audit_batch.c: appending from every pooled
-     * connection made them queue for SQLite's write lock). No answer without it. */
-    char details[64];
-    snprintf(details, sizeof(details), "{\"patients\":%zu}", c.n);
+    /* One entry per listing, naming the patients shown (ids only: no PHI), appended in a
+     * batch by the writer thread (audit_batch.c). No answer without it. */
+    http_buf_printf(&c.ids, "],%s\"patients\":%zu}", c.ids_cut ? "\"ids_cut\":true," : "", c.n);
     api__audit_read_deferred(j, "patient.read", 0, "ward_overview", rq->ward[0] ? rq->ward : "*",
-                             details, false);
+                             c.ids.ptr, false);
+    http_buf_release(&c.ids);
     api__ok_raw(j, 200, &c.out);
 }
 
