@@ -78,12 +78,17 @@ static void apply_action(struct alerts *a, struct alert_action *x, int64_t now)
     int rc = x->action == ALERT_ACTION_ACK ? rules_engine_ack(a->engine, x->alert_id, x->who, now)
              : x->action == ALERT_ACTION_RESOLVE
                  ? rules_engine_resolve(a->engine, x->alert_id, x->who, x->note, now)
+             : x->action == ALERT_ACTION_ESCALATE
+                 ? rules_engine_escalate(a->engine, x->alert_id, x->who, now)
                  : HX_EINVAL;
     x->result = rc;
     x->applied_us = now;
     a->actions++;
     log_info(NULL, "alerts", "action applied", "alert=%lld action=%s result=\"%s\"",
-             (long long)x->alert_id, x->action == ALERT_ACTION_ACK ? "acknowledge" : "resolve",
+             (long long)x->alert_id,
+             x->action == ALERT_ACTION_ACK       ? "acknowledge"
+             : x->action == ALERT_ACTION_RESOLVE ? "resolve"
+                                                 : "escalate",
              rc == 0 ? "ok" : hx_strerror(rc));
     if (a->n_done == a->cap_done) {
         a->cap_done = a->cap_done ? 2 * a->cap_done : 8;

@@ -37,9 +37,25 @@ static void job_done(void *arg, int status)
     if (status < 0 && !j->body && !j->status)
         api__fail(j, status == HX_ESHUTDOWN ? 503 : 503, "unavailable",
                   "the database is not available: %s", hx_strerror(status));
+    if (j->cont && j->status < 400) {
+        void (*cont)(struct api_job *) = j->cont;
+        j->cont = NULL;
+        cont(j);
+        return;
+    }
+    api__finish(j);
+}
+
+void api__finish(struct api_job *j)
+{
     if (j->after)
         j->after(j);
-    if (j->body) {
+    api__read_audit_free(j->read_audit); /* a job that failed before recording it */
+    j->read_audit = NULL;
+    if (j->raw.ptr) {
+        http_respond(j->x, j->status ? j->status : 200, "application/json", j->raw.ptr, j->raw.len);
+        http_buf_release(&j->raw);
+    } else if (j->body) {
         http_respond_json(j->x, j->status ? j->status : 200, j->body);
         json_decref(j->body);
     } else {
@@ -47,6 +63,16 @@ static void job_done(void *arg, int status)
                    j->msg[0] ? j->msg : "internal error");
     }
     free(j);
+}
+
+void api__continue(struct api_job *j, api_job_fn *fn)
+{
+    j->fn = fn;
+    int rc = j->a->stopping ? HX_ESHUTDOWN : store_pool_submit(j->a->pool, job_work, job_done, j);
+    if (rc < 0) {
+        api__fail(j, 503, "unavailable", "the server is shutting down");
+        api__finish(j);
+    }
 }
 
 void api__run(struct api *a, struct http_exchange *x, api_job_fn *fn, void *arg)
@@ -87,10 +113,23 @@ void api__run_after(struct api *a, struct http_exchange *x, api_job_fn *fn, void
     }
 }
 
+void api__ok_raw(struct api_job *j, int status, struct http_buf *body)
+{
+    if (j->body) {
+        json_decref(j->body);
+        j->body = NULL;
+    }
+    http_buf_release(&j->raw);
+    j->status = status;
+    j->raw = *body;
+    *body = (struct http_buf){0};
+}
+
 void api__ok(struct api_job *j, int status, json_t *body)
 {
     if (j->body)
         json_decref(j->body);
+    http_buf_release(&j->raw);
     j->status = status;
     j->body = body;
 }
@@ -101,6 +140,7 @@ void api__fail(struct api_job *j, int status, const char *code, const char *fmt,
         json_decref(j->body);
         j->body = NULL;
     }
+    http_buf_release(&j->raw);
     j->status = status;
     snprintf(j->code, sizeof(j->code), "%s", code);
     va_list ap;
@@ -256,6 +296,7 @@ void api_free(struct api *a)
         return;
     store_pool_free(a->pool);
     api__auth_cache_free(a);
+    api__audit_q_free(a);
     OPENSSL_cleanse(a->key, sizeof(a->key));
     free(a);
 }

@@ -87,11 +87,12 @@ struct alert_transition {
     char detail[ALERT_DETAIL_MAX]; /* the title then, or the note */
 };
 
-/* What a person asked for (`medhub alert ack|resolve`): written by the CLI or the API,
- * applied by the daemon, which owns alert state. */
+/* What a person asked for (`medhub alert ack|resolve`, the REST API): written by the CLI or the
+ * API, applied by the daemon, which owns alert state. */
 enum alert_action_kind {
     ALERT_ACTION_ACK = 1,
     ALERT_ACTION_RESOLVE = 2,
+    ALERT_ACTION_ESCALATE = 3, /* escalate by hand: notify the next tier now */
 };
 
 struct alert_action {

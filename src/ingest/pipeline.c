@@ -142,6 +142,9 @@ static void on_done(void *arg, uint64_t last_seq, int status)
         wake_waiters(ig);
 }
 
+static int submit_attributed(struct ingest *ig, struct obs *obs, size_t n, size_t unassigned,
+                             int64_t now_us, ingest_done_fn *cb, void *arg);
+
 int ingest_submit(struct ingest *ig, int64_t device_id, struct obs *obs, size_t n, int64_t now_us,
                   ingest_done_fn *cb, void *arg)
 {
@@ -165,6 +168,32 @@ int ingest_submit(struct ingest *ig, int64_t device_id, struct obs *obs, size_t 
         obs[i].received_us = now_us;
         unassigned += obs[i].patient_id == 0;
     }
+    return submit_attributed(ig, obs, n, unassigned, now_us, cb, arg);
+}
+
+int ingest_submit_manual(struct ingest *ig, int64_t patient_id, struct obs *obs, size_t n,
+                         int64_t now_us, ingest_done_fn *cb, void *arg)
+{
+    if (ig->stopped) {
+        ig->stats.rejected++;
+        return HX_ESHUTDOWN;
+    }
+    if (n == 0 || patient_id <= 0) {
+        ig->stats.rejected++;
+        return HX_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        obs[i].device_id = 0;
+        obs[i].patient_id = patient_id;
+        obs[i].received_us = now_us;
+    }
+    return submit_attributed(ig, obs, n, 0, now_us, cb, arg);
+}
+
+/* The common tail of the submits: one writer request, stats, then the observer. */
+static int submit_attributed(struct ingest *ig, struct obs *obs, size_t n, size_t unassigned,
+                             int64_t now_us, ingest_done_fn *cb, void *arg)
+{
     struct ingest_req *req = hx_xmalloc(sizeof(*req));
     *req = (struct ingest_req){.ig = ig, .cb = cb, .arg = arg};
     int rc = store_writer_enqueue(ig->writer, obs, n, on_done, req, NULL);

@@ -97,6 +97,16 @@ int ingest_submit(struct ingest *ig, int64_t device_id, struct obs *obs, size_t 
                   ingest_done_fn *cb, void *arg);
 
 /*
+ * A manual entry (a person typed the readings in): like ingest_submit, with device_id 0 and
+ * every reading attributed to patient_id (> 0, checked by the caller: it exists and the
+ * person may write to it), received now_us. The rules see the readings like any other and
+ * cb runs once they are durable. Returns 0, -EAGAIN, HX_ETOOBIG, HX_EINVAL (n is 0,
+ * patient_id <= 0, a value not finite), HX_ESHUTDOWN; if it returns an error, cb never runs.
+ */
+int ingest_submit_manual(struct ingest *ig, int64_t patient_id, struct obs *obs, size_t n,
+                         int64_t now_us, ingest_done_fn *cb, void *arg);
+
+/*
  * Attributes ev[0..n) like ingest_submit (device device_id, the patient assigned at each
  * event's time_us, 0 when unassigned; received now_us), copies them (ev is borrowed for the
  * call) and queues them with the event writer as ONE request: stored whole or not at all.

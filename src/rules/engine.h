@@ -80,6 +80,11 @@ void rules_engine_restore(struct rules_engine *e, const struct alert *a, int64_t
 int rules_engine_ack(struct rules_engine *e, int64_t alert_id, const char *who, int64_t now_us);
 int rules_engine_resolve(struct rules_engine *e, int64_t alert_id, const char *who,
                          const char *note, int64_t now_us);
+/* Escalates an open alert by hand: notifies the next tier of its severity's policy at once
+ * (the last one again when every tier was notified; "manual" when the policy has none) and
+ * plans the following one. Returns 0 or HX_ENOTFOUND (no such open alert). */
+int rules_engine_escalate(struct rules_engine *e, int64_t alert_id, const char *who,
+                          int64_t now_us);
 
 /* The earliest deadline (escalation, no data, schedule), INT64_MAX when none. */
 int64_t rules_engine_next_due(const struct rules_engine *e);

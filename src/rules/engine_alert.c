@@ -218,6 +218,25 @@ int rules_engine_resolve(struct rules_engine *e, int64_t alert_id, const char *w
     return 0;
 }
 
+int rules_engine_escalate(struct rules_engine *e, int64_t alert_id, const char *who, int64_t now_us)
+{
+    struct rules__alert *a = hx_idmap_get(&e->alerts, alert_id);
+    if (!a || a->a.state == ALERT_RESOLVED)
+        return HX_ENOTFOUND;
+    const struct rules_escalation *p = &e->esc[a->a.severity];
+    const char *target = "manual";
+    if (p->n_tiers) {
+        target = p->target[a->a.tier < p->n_tiers ? a->a.tier : p->n_tiers - 1];
+        if (a->a.tier < p->n_tiers)
+            a->a.tier++;
+    }
+    a->a.updated_us = now_us;
+    e->stats.escalations++;
+    plan(e, a);
+    emit(e, a, ALERT_EV_ESCALATED, who, target);
+    return 0;
+}
+
 void rules_engine_restore(struct rules_engine *e, const struct alert *in, int64_t now_us)
 {
     if (in->state == ALERT_RESOLVED || hx_idmap_get(&e->alerts, in->id))

@@ -465,6 +465,14 @@ int store_patient_search(struct store *st, const struct store_patient_query *q,
     return st->ops->patient_search(st, q, fn, arg);
 }
 
+int store_patient_overview(struct store *st, const struct store_overview_query *q,
+                           store_overview_fn *fn, void *arg)
+{
+    if (q->n_wards > STORE_SCOPE_WARDS_MAX || (q->n_wards && !q->wards))
+        return HX_EINVAL;
+    return st->ops->patient_overview(st, q, fn, arg);
+}
+
 int store_patient_count(struct store *st, const struct store_patient_query *q, int64_t *out)
 {
     *out = 0;

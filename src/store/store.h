@@ -11,6 +11,7 @@
 
 #include "core/cfg.h"
 #include "domain/alert.h"
+#include "domain/codes.h"
 #include "domain/model.h"
 
 #include <stddef.h>
@@ -531,6 +532,39 @@ int store_obs_search_count(struct store *st, const struct store_obs_query *q, in
 int store_alert_search(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
                        void *arg);
 int store_alert_count(struct store *st, const struct store_alert_query *q, int64_t *out);
+/* ---- The ward overview (REST API GET /api/v1/patients) ------------------------------------ */
+
+/* Which patients the overview lists: the union of the care-scope parts that are set, then
+ * narrowed to one ward when ward is not NULL. Pointers are borrowed for the call. */
+struct store_overview_query {
+    const char *const *wards; /* patients on any of these wards (exact match) */
+    size_t n_wards;           /* 0..STORE_SCOPE_WARDS_MAX */
+    bool all;                 /* every patient (a token without a ward) */
+    int64_t caseload_user_id; /* and the patients on this user's caseload (0: none) */
+    int64_t patient_id;       /* and this patient (a patient user's own record; 0: none) */
+    const char *ward;         /* NULL: no filter; else only patients on this ward */
+    size_t limit;             /* at most this many patients (0 = no limit) */
+};
+
+/* One patient of the overview with the latest reading of each code and the open alerts
+ * (raised or acknowledged). Lent for the duration of the callback. */
+struct store_overview_row {
+    struct patient p;                   /* the patient */
+    struct obs latest[OBS_CODE__COUNT]; /* latest reading per code, ordered by code */
+    size_t n_latest;                    /* entries used in latest */
+    int64_t open_alerts;                /* alerts raised or acknowledged */
+    int max_severity;                   /* the highest severity among them (0 when none) */
+};
+
+typedef int store_overview_fn(void *arg, const struct store_overview_row *r);
+
+/* Lists the patients of q ordered by ward, location, name, id, in ONE statement (patients,
+ * obs_latest and an aggregate of open alerts joined). fn runs once per patient; a non-zero
+ * return stops it and is returned. Errors: HX_EINVAL (too many wards), HX_EBUSY, HX_ESTORE.
+ * Thread: the connection's. */
+int store_patient_overview(struct store *st, const struct store_overview_query *q,
+                           store_overview_fn *fn, void *arg);
+
 /* True when the patient belongs to the scope (a WARDS scope compares p->ward). */
 bool store_scope_has_patient(const struct store_scope *scope, const struct patient *p);
 /* ---- The audit trail (rows only: security/audit.h builds, chains and checks them) --------- */

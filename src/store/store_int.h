@@ -166,6 +166,8 @@ struct store_ops {
     int (*alert_search)(struct store *st, const struct store_alert_query *q, store_alert_fn *fn,
                         void *arg);
     int (*alert_count)(struct store *st, const struct store_alert_query *q, int64_t *out);
+    int (*patient_overview)(struct store *st, const struct store_overview_query *q,
+                            store_overview_fn *fn, void *arg);
     int (*audit_append)(struct store *st, const struct store_audit_row *r);
     int (*audit_head)(struct store *st, struct store_audit_head *out);
     int (*audit_last)(struct store *st, const char *action, struct store_audit_head *out);

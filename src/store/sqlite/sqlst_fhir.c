@@ -438,6 +438,87 @@ int sqlst__patient_count(struct store *st, const struct store_patient_query *q, 
     return rc;
 }
 
+/* ---- The ward overview --------------------------------------------------------------------- */
+
+/* One statement: the scoped patients (pts), their open alerts aggregated once (al), and
+ * obs_latest joined, ordered so that each patient's rows are adjacent. */
+int sqlst__patient_overview(struct store *st, const struct store_overview_query *q,
+                            store_overview_fn *fn, void *arg)
+{
+    struct sqlst *db = sqlst__from(st);
+    struct qb *b = hx_xcalloc(1, sizeof(*b));
+    qb_sql(b, "WITH pts AS (SELECT " SQLST_PATIENT_COLS " FROM patients WHERE (0");
+    if (q->all)
+        qb_sql(b, " OR 1");
+    if (q->n_wards)
+        qb_in_text(b, " OR ward IN ", q->wards, q->n_wards, PAT_WARD_MAX);
+    if (q->caseload_user_id > 0) {
+        qb_sql(b, " OR id IN (SELECT patient_id FROM user_patients WHERE user_id = ");
+        qb_int(b, q->caseload_user_id);
+        qb_sql(b, ")");
+    }
+    if (q->patient_id > 0) {
+        qb_sql(b, " OR id = ");
+        qb_int(b, q->patient_id);
+    }
+    qb_sql(b, ")");
+    if (q->ward) {
+        qb_sql(b, " AND ward = ");
+        qb_text(b, q->ward, PAT_WARD_MAX);
+    }
+    qb_sql(b, " ORDER BY ward, location, name, id");
+    qb_limit(b, q->limit);
+    qb_sql(b, "), al AS (SELECT patient_id, count(*) AS n, max(severity) AS sev FROM alerts"
+              " WHERE state IN (0, 1) AND patient_id IN (SELECT id FROM pts)"
+              " GROUP BY patient_id)"
+              " SELECT pts.id, pts.mrn, pts.name, pts.birth_date, pts.ward, pts.location,"
+              " pts.created_us, coalesce(al.n, 0), coalesce(al.sev, 0), l.code, l.effective_us,"
+              " l.device_id, l.value, l.received_us, l.status"
+              " FROM pts LEFT JOIN al ON al.patient_id = pts.id"
+              " LEFT JOIN obs_latest AS l ON l.patient_id = pts.id"
+              " ORDER BY pts.ward, pts.location, pts.name, pts.id, l.code");
+    sqlite3_stmt *s = NULL;
+    int rc = qb_prepare(db, b, &s);
+    if (rc == 0) {
+        /* One row buffer for the whole listing: no allocation per patient. */
+        struct store_overview_row *row = hx_xcalloc(1, sizeof(*row));
+        bool have = false;
+        int src;
+        while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(s, 0);
+            if (!have || row->p.id != id) {
+                if (have && (rc = fn(arg, row)) != 0)
+                    break;
+                sqlst__read_patient(s, &row->p);
+                row->n_latest = 0;
+                row->open_alerts = sqlite3_column_int64(s, 7);
+                row->max_severity = sqlite3_column_int(s, 8);
+                have = true;
+            }
+            if (sqlite3_column_type(s, 9) != SQLITE_NULL && row->n_latest < OBS_CODE__COUNT) {
+                struct obs *o = &row->latest[row->n_latest++];
+                memset(o, 0, sizeof(*o));
+                o->patient_id = id;
+                o->code = (uint16_t)sqlite3_column_int(s, 9);
+                o->effective_us = sqlite3_column_int64(s, 10);
+                o->device_id = sqlite3_column_int64(s, 11);
+                o->value = sqlite3_column_double(s, 12);
+                o->received_us = sqlite3_column_int64(s, 13);
+                o->status = (uint8_t)sqlite3_column_int(s, 14);
+            }
+        }
+        if (rc == 0)
+            rc = sqlst__err(db, src);
+        if (rc == 0 && have)
+            rc = fn(arg, row);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        free(row);
+    }
+    free(b);
+    return rc;
+}
+
 /* ---- Devices ------------------------------------------------------------------------------ */
 
 static void device_where(struct qb *b, const struct store_device_query *q)

@@ -326,6 +326,8 @@ int sqlst__rule_setting_set(struct store *st, const struct rule_setting *s);
 int sqlst__rule_setting_list(struct store *st, store_setting_fn *fn, void *arg);
 int sqlst__rule_settings_version(struct store *st, int64_t *newest_us, int64_t *count);
 
+int sqlst__patient_overview(struct store *st, const struct store_overview_query *q,
+                            store_overview_fn *fn, void *arg);
 int sqlst__patient_search(struct store *st, const struct store_patient_query *q,
                           store_patient_fn *fn, void *arg);
 int sqlst__patient_count(struct store *st, const struct store_patient_query *q, int64_t *out);

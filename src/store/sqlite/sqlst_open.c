@@ -530,6 +530,7 @@ const struct store_ops sqlst_ops = {
     .event_put_batch = sqlst__event_put_batch,
     .event_list = sqlst__event_list,
     .patient_search = sqlst__patient_search,
+    .patient_overview = sqlst__patient_overview,
     .patient_count = sqlst__patient_count,
     .device_search = sqlst__device_search,
     .device_count = sqlst__device_count,

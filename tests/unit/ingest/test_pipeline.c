@@ -175,6 +175,51 @@ static void test_pipeline_attributes_and_calls_back_when_durable(void **state)
     assert_int_equal(st.in_flight, 0);
 }
 
+/* A manual entry: device 0, the patient given (whatever the time), durable before the
+ * callback, seen by the observer like a device's reading. */
+struct seen_obs {
+    int calls;
+    struct obs first;
+};
+
+static void on_observe(void *arg, const struct obs *obs, size_t n, int64_t now_us)
+{
+    struct seen_obs *s = arg;
+    (void)n;
+    (void)now_us;
+    s->calls++;
+    s->first = obs[0];
+}
+
+static void test_pipeline_manual_entry(void **state)
+{
+    struct fx *f = *state;
+    struct seen_obs seen = {0};
+    ingest_set_observer(f->ig, on_observe, &seen);
+    struct obs o[1];
+    make_obs(o, 1, 100); /* before any assignment: still the patient given */
+    struct done d = {.st = f->st};
+    assert_int_equal(ingest_submit_manual(f->ig, 0, o, 1, 1, on_done, &d), HX_EINVAL);
+    assert_int_equal(ingest_submit_manual(f->ig, f->p2, o, 0, 1, on_done, &d), HX_EINVAL);
+    assert_int_equal(ingest_submit_manual(f->ig, f->p2, o, 1, 888, on_done, &d), 0);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.first.patient_id, f->p2);
+    assert_int_equal(seen.first.device_id, 0);
+    while (d.calls == 0)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(d.status, 0);
+    int64_t rows = 0, deadline = hx_time_mono_us() + 5 * HX_USEC_PER_SEC;
+    while (store_obs_count(f->st, &rows) == 0 && rows < 1 && hx_time_mono_us() < deadline)
+        usleep(2000);
+    struct obs got[8];
+    memset(got, 0, sizeof(got));
+    assert_int_equal(store_obs_range(f->st, f->p2, 0, 0, INT64_MAX, 0, collect, got), 0);
+    assert_int_equal(got[0].device_id, 0);
+    assert_int_equal(got[0].effective_us, 100);
+    assert_int_equal(got[0].received_us, 888);
+    ingest_set_observer(f->ig, NULL, NULL);
+}
+
 static void test_pipeline_errors_never_call_back(void **state)
 {
     struct fx *f = *state;
@@ -516,6 +561,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipeline_attributes_and_calls_back_when_durable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_manual_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_errors_never_call_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_backpressure_and_waiter, setup_small,
                                         teardown),

@@ -250,6 +250,46 @@ static void test_escalation_tiers_repeat_until_acknowledged(void **state)
     rules_engine_free(e);
 }
 
+/* Escalation by hand (the REST API): the next tier now, the schedule moves on from it; the
+ * last tier again once all were notified; "manual" without a policy; nothing once resolved. */
+static void test_escalation_by_hand(void **state)
+{
+    (void)state;
+    struct seen s;
+    struct rules_engine *e = engine(&s);
+    struct rules_escalation p;
+    char err[128];
+    assert_int_equal(rules_escalation_parse(&p, "0:nurse,300:charge", err, sizeof(err)), 0);
+    rules_engine_set_escalation(e, ALERT_SEV_HIGH, &p);
+    reading(e, 1, OBS_CODE_SPO2, 86, T0);
+    reading(e, 1, OBS_CODE_SPO2, 86, T0 + S(1));
+    assert_int_equal(s.n_targets, 1);
+    int64_t id = s.last.id;
+    assert_int_equal(rules_engine_escalate(e, id, "nurse.jo", T0 + S(10)), 0);
+    assert_int_equal(s.last_ev, ALERT_EV_ESCALATED);
+    assert_int_equal(s.n_targets, 2);
+    assert_string_equal(s.targets[1], "charge");
+    assert_int_equal(s.last.tier, 2);
+    assert_int_equal(rules_engine_escalate(e, id, "nurse.jo", T0 + S(20)), 0);
+    assert_string_equal(s.targets[2], "charge");
+    rules_engine_tick(e, T0 + S(400)); /* no repeat configured: the schedule is done */
+    assert_int_equal(s.n_targets, 3);
+    assert_int_equal(rules_engine_ack(e, id, "nurse.jo", T0 + S(30)), 0);
+    assert_int_equal(rules_engine_escalate(e, id, "nurse.jo", T0 + S(40)), 0); /* acked: ok */
+    assert_int_equal(rules_engine_resolve(e, id, "nurse.jo", "done", T0 + S(50)), 0);
+    assert_int_equal(rules_engine_escalate(e, id, "nurse.jo", T0 + S(60)), HX_ENOTFOUND);
+    assert_int_equal(rules_engine_escalate(e, 424242, "x", T0 + S(60)), HX_ENOTFOUND);
+    /* A severity without a policy: target "manual". */
+    reading(e, 2, OBS_CODE_SPO2, 91, T0);
+    reading(e, 2, OBS_CODE_SPO2, 91, T0 + S(1));
+    int before = s.n_targets;
+    rules_engine_set_escalation(e, s.last.severity, &(struct rules_escalation){0});
+    assert_int_equal(rules_engine_escalate(e, s.last.id, "x", T0 + S(2)), 0);
+    assert_int_equal(s.n_targets, before + 1);
+    assert_string_equal(s.targets[before], "manual");
+    rules_engine_free(e);
+}
+
 static void test_nodata_at_interval_plus_grace_and_clears_on_data(void **state)
 {
     (void)state;
@@ -401,6 +441,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threshold_needs_two_readings_and_clears_past_hysteresis),
+        cmocka_unit_test(test_escalation_by_hand),
         cmocka_unit_test(test_persistence_by_time),
         cmocka_unit_test(test_flapping_for_ten_minutes_is_one_episode),
         cmocka_unit_test(test_severity_rises_within_the_episode),

@@ -420,6 +420,92 @@ static void test_sqlst_fhir_alerts(void **state)
     assert_int_equal(n, 0);
 }
 
+struct overview {
+    struct store_overview_row r[8];
+    int n;
+};
+
+static int on_overview(void *arg, const struct store_overview_row *r)
+{
+    struct overview *c = arg;
+    assert_true(c->n < 8);
+    c->r[c->n++] = *r;
+    return 0;
+}
+
+/* The ward overview: one row per scoped patient (ordered by ward, location, name), its
+ * latest reading per code and its open alerts; scope parts unioned, a ward filter, a limit,
+ * metacharacters bound as values. */
+static void test_sqlst_fhir_overview(void **state)
+{
+    struct fx *f = *state;
+    load_obs(f);
+    struct alert a[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        a[i].id = i + 1;
+        a[i].patient_id = f->pa.id;
+        snprintf(a[i].rule, sizeof(a[i].rule), "r%d", i);
+        a[i].severity = (uint8_t)(i == 1 ? ALERT_SEV_CRITICAL : ALERT_SEV_MEDIUM);
+        a[i].state = i == 1 ? ALERT_RESOLVED : i == 2 ? ALERT_ACKED : ALERT_RAISED;
+        a[i].raised_us = a[i].updated_us = T0;
+    }
+    assert_int_equal(store_alert_save_batch(f->st, a, NULL, 3), 0);
+    const char *wards[] = {"ward-a"};
+    struct store_overview_query q = {.wards = wards, .n_wards = 1};
+    struct overview c = {0};
+    assert_int_equal(store_patient_overview(f->st, &q, on_overview, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.r[0].p.id, f->pa.id); /* bed-1 before bed-2 */
+    assert_int_equal(c.r[1].p.id, f->pb.id);
+    /* pa: latest sys 130, dia 85, heart rate 69 (codes in order). */
+    assert_int_equal(c.r[0].n_latest, 3);
+    assert_int_equal(c.r[0].latest[0].code, OBS_CODE_HEART_RATE);
+    assert_true(c.r[0].latest[0].value == 69);
+    assert_int_equal(c.r[0].latest[1].code, OBS_CODE_BP_SYS);
+    assert_true(c.r[0].latest[1].value == 130);
+    assert_int_equal(c.r[0].open_alerts, 2); /* the resolved critical one is not counted */
+    assert_int_equal(c.r[0].max_severity, ALERT_SEV_MEDIUM);
+    assert_int_equal(c.r[1].n_latest, 1);
+    assert_int_equal(c.r[1].open_alerts, 0);
+    /* Union with one more patient; a ward filter; a limit. */
+    q.patient_id = f->pc.id;
+    c.n = 0;
+    assert_int_equal(store_patient_overview(f->st, &q, on_overview, &c), 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.r[2].p.id, f->pc.id);
+    assert_int_equal(c.r[2].n_latest, 0);
+    q.ward = "ward-b";
+    c.n = 0;
+    assert_int_equal(store_patient_overview(f->st, &q, on_overview, &c), 0);
+    assert_int_equal(c.n, 1);
+    q.ward = NULL;
+    q.limit = 1;
+    c.n = 0;
+    assert_int_equal(store_patient_overview(f->st, &q, on_overview, &c), 0);
+    assert_int_equal(c.n, 1);
+    /* Nothing in scope: nobody; everything: all three. */
+    struct store_overview_query none = {0};
+    c.n = 0;
+    assert_int_equal(store_patient_overview(f->st, &none, on_overview, &c), 0);
+    assert_int_equal(c.n, 0);
+    struct store_overview_query all = {.all = true};
+    assert_int_equal(store_patient_overview(f->st, &all, on_overview, &c), 0);
+    assert_int_equal(c.n, 3);
+    /* Metacharacters are values. */
+    const char *evil[] = {"' OR 1=1 --", "%", "_", "ward-_"};
+    for (size_t i = 0; i < 4; i++) {
+        struct store_overview_query e = {.wards = &evil[i], .n_wards = 1};
+        c.n = 0;
+        assert_int_equal(store_patient_overview(f->st, &e, on_overview, &c), 0);
+        assert_int_equal(c.n, 0);
+        e = (struct store_overview_query){.all = true, .ward = evil[i]};
+        assert_int_equal(store_patient_overview(f->st, &e, on_overview, &c), 0);
+        assert_int_equal(c.n, 0);
+    }
+    struct store_overview_query big = {.wards = wards, .n_wards = STORE_SCOPE_WARDS_MAX + 1};
+    assert_int_equal(store_patient_overview(f->st, &big, on_overview, &c), HX_EINVAL);
+}
+
 static void test_sqlst_fhir_rejects_bad_queries(void **state)
 {
     struct fx *f = *state;
@@ -469,6 +555,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sqlst_fhir_patients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlst_fhir_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlst_fhir_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sqlst_fhir_overview, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlst_fhir_rejects_bad_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlst_fhir_statement_cache_evicts, setup, teardown),
     };
