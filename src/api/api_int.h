@@ -108,5 +108,15 @@ int api__ingest_routes(struct api *a, struct http_router *r);
 
 /* The authenticator (auth.c), installed by api_start. */
 int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route);
+/* The same checks for a handler of a public route that answers failures in its own format
+ * (FHIR: OperationOutcome): credential, CSRF, lookup on a worker, then perm (an rbac_perm
+ * name; NULL: any authenticated caller). On HTTP_AUTH_OK the principal is attached to x.
+ * Returns HTTP_AUTH_PENDING (done(x, verdict, arg) runs later on the loop with HTTP_AUTH_OK
+ * or a status: 401, 403, 503) or a status at once (done never runs then). */
+typedef void api_auth_done_fn(struct http_exchange *x, int verdict, void *arg);
+int api__auth_check(struct api *a, struct http_exchange *x, const struct http_route *route,
+                    const char *perm, api_auth_done_fn *done, void *arg);
+/* The client's address without its port ("127.0.0.1"), for the audit trail. */
+void api__peer_address(const struct http_exchange *x, char *out, size_t len);
 
 #endif

@@ -29,6 +29,9 @@ struct auth_job {
     struct api *a;
     struct http_exchange *x;
     const struct http_route *route;
+    const char *perm;               /* the permission to check (NULL: any authenticated caller) */
+    api_auth_done_fn *done;         /* the verdict's taker */
+    void *done_arg;                 /* for done */
     bool bearer;                    /* else the session cookie */
     char token[AUTH_TOKEN_MAX + 1]; /* the credential (wiped after use) */
     size_t len;
@@ -137,7 +140,7 @@ static void lookup_done(void *arg, int status)
     } else if (j->state != 0) {
         verdict = 401;
     } else {
-        const char *perm_name = http_route_perm(j->route);
+        const char *perm_name = j->perm;
         int perm = perm_name ? rbac_perm_parse(perm_name) : -1;
         if (perm_name && perm < 0) {
             verdict = 403; /* a route naming an unknown permission is closed, not open */
@@ -156,13 +159,15 @@ static void lookup_done(void *arg, int status)
             verdict = HTTP_AUTH_OK;
         }
     }
+    api_auth_done_fn *done = j->done;
+    void *done_arg = j->done_arg;
     free(j);
-    http_auth_resume(x, verdict);
+    done(x, verdict, done_arg);
 }
 
-int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route)
+int api__auth_check(struct api *a, struct http_exchange *x, const struct http_route *route,
+                    const char *perm, api_auth_done_fn *done, void *arg)
 {
-    struct api *a = arg;
     if (a->stopping)
         return 503;
     const struct http_request *rq = http_exchange_request(x);
@@ -170,6 +175,9 @@ int api__authenticate(void *arg, struct http_exchange *x, const struct http_rout
     j->a = a;
     j->x = x;
     j->route = route;
+    j->perm = perm;
+    j->done = done;
+    j->done_arg = arg;
     if (!credential(rq, j)) {
         free(j);
         return 401;
@@ -189,4 +197,15 @@ int api__authenticate(void *arg, struct http_exchange *x, const struct http_rout
         return 503;
     }
     return HTTP_AUTH_PENDING;
+}
+
+static void resume(struct http_exchange *x, int verdict, void *arg)
+{
+    (void)arg;
+    http_auth_resume(x, verdict);
+}
+
+int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route)
+{
+    return api__auth_check(arg, x, route, http_route_perm(route), resume, NULL);
 }
