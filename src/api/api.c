@@ -252,6 +252,7 @@ void api_stop(struct api *a)
     if (!a || a->stopping)
         return;
     a->stopping = true;
+    api__stream_stop(a);
     store_pool_stop(a->pool);
 }
 
@@ -259,6 +260,7 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    api__stream_free(a);
     store_pool_free(a->pool);
     OPENSSL_cleanse(a->key, sizeof(a->key));
     free(a);
