@@ -9,7 +9,7 @@
 #      (100 readings/s published over MQTT): publish-to-receipt latency, target p99 < 50 ms.
 # Writes bench/results/http-fhir.json, http-patients.json (or its absence), sse-fanout.json.
 # Usage: bench/http.sh [path/to/medhub]. BENCH_SECONDS (default 10) sets each run's length;
-# SSE_CLIENTS (1000) and SSE_RATE (100) the fan-out load.
+# SSE_CLIENTS (1000) and SSE_RATE (100) the fan-out load; BENCH_ONLY=sse skips wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-build/medhub}")
@@ -122,8 +122,10 @@ print('%s: %.0f req/s, p99 %.2f ms' % (name, r['requests_per_s'], r['latency_ms'
 PY
 }
 
-wrk_run fhir "$fhir_path"
-wrk_run patients "/api/v1/patients"
+if [ "${BENCH_ONLY:-}" != sse ]; then
+  wrk_run fhir "$fhir_path"
+  wrk_run patients "/api/v1/patients"
+fi
 
 echo "bench http: SSE fan-out: $clients clients, $rate events/s each, ${secs}s"
 "${cli_pin[@]}" "$bin" bench sse --http "127.0.0.1:$hport" --token "$token" --mqtt "127.0.0.1:$mport" \

@@ -5,8 +5,9 @@
  *
  * One hub per API. Each event is formatted ONCE into its own buffer ("id: N\nevent: T\n
  * data: {...}\n\n"), kept in a replay ring of the last STREAM_RING events, and written to
- * every live client whose scope covers its patient (the readings of one message as one
- * write). A client's scope (the patient ids it
+ * every live client whose scope covers its patient. Writes coalesce: events within
+ * STREAM_COALESCE_MS of the last write wait for the end of that window and go out together
+ * (an isolated event goes at once). A client's scope (the patient ids it
  * may see) is computed at connect on a worker (its wards' patients plus its caseload, own
  * record for a patient, everything for a token without a ward) and refreshed every
  * STREAM_REFRESH_MS. Until the scope is known the client is not live; when it goes live the
@@ -43,6 +44,9 @@
 #define STREAM_PING_MS 15000
 /* How often each client's scope is computed again (new admissions, ward changes). */
 #define STREAM_REFRESH_MS 30000
+/* Writes to one client are at least this far apart: events arriving within the window go
+ * out together (an isolated event goes at once). Bounds the syscalls of a busy fan-out. */
+#define STREAM_COALESCE_MS 20
 /* Most clients at once (each holds a connection; http.max_connections caps them too). */
 #define STREAM_CLIENTS_MAX 20000
 
@@ -79,12 +83,26 @@ struct api_stream {
     size_t n_clients;                   /* clients connected (live or starting) */
     uv_timer_t ping;                    /* heartbeat */
     uv_timer_t refresh;                 /* scope refresh */
+    uv_timer_t flush;                   /* coalescing window (STREAM_COALESCE_MS) */
+    bool flush_armed;                   /* flush is running */
+    uint64_t last_flush_ms;             /* uv_now at the last flush */
+    struct http_buf pend;               /* events not yet written, back to back */
+    struct pend_seg *segs;              /* owned: one per pending event */
+    size_t n_segs, cap_segs;            /* entries used, allocated */
     bool timers;                        /* timers initialised (first client) */
     int timers_open;                    /* timer handles not yet closed */
     bool stopped;                       /* api_stop: no more clients or events */
     bool free_asked;                    /* api__stream_free called: free on last close */
     uint64_t dropped;                   /* clients dropped for not keeping up */
 };
+
+/* A pending event inside api_stream.pend. */
+struct pend_seg {
+    int64_t patient_id; /* as sse_event.patient_id */
+    size_t off, len;    /* its bytes in pend */
+};
+
+static void flush_pending(struct api_stream *h);
 
 /* ---- scope -------------------------------------------------------------------------------- */
 
@@ -246,6 +264,13 @@ static void client_go_live(struct stream_client *c)
 {
     struct api_stream *h = c->hub;
     struct http_exchange *x = c->x;
+    /* Pending events are in the ring already: send them to the others now, so that the
+     * replay below does not meet them again in the next flush. */
+    if (h->flush_armed) {
+        uv_timer_stop(&h->flush);
+        h->flush_armed = false;
+    }
+    flush_pending(h);
     http_add_header(x, "Cache-Control", "no-cache");
     http_add_header(x, "X-Accel-Buffering", "no");
     if (http_stream_begin(x, 200, "text/event-stream") < 0) {
@@ -353,8 +378,9 @@ static void timers_start(struct api_stream *h)
     h->timers = true;
     uv_timer_init(h->a->loop, &h->ping);
     uv_timer_init(h->a->loop, &h->refresh);
-    h->ping.data = h->refresh.data = h;
-    h->timers_open = 2;
+    uv_timer_init(h->a->loop, &h->flush);
+    h->ping.data = h->refresh.data = h->flush.data = h;
+    h->timers_open = 3;
     uv_timer_start(&h->ping, on_ping, STREAM_PING_MS, STREAM_PING_MS);
     uv_timer_start(&h->refresh, on_refresh, STREAM_REFRESH_MS, STREAM_REFRESH_MS);
 }
@@ -363,6 +389,8 @@ static void hub_release(struct api_stream *h)
 {
     for (size_t i = 0; i < h->count; i++)
         free(h->ring[(h->head + i) % STREAM_RING].text);
+    http_buf_release(&h->pend);
+    free(h->segs);
     free(h);
 }
 
@@ -375,14 +403,68 @@ static void on_timer_closed(uv_handle_t *t)
 
 /* ---- events ------------------------------------------------------------------------------- */
 
-/* Writes text to every live client whose scope covers patient_id. */
-static void fan_out(struct api_stream *h, int64_t patient_id, const char *text, size_t len)
+/* Writes the pending events to every live client: all of them in one write to a client
+ * that sees every patient, else each run of consecutive in-scope events in one write. */
+static void flush_pending(struct api_stream *h)
 {
+    h->last_flush_ms = uv_now(h->a->loop);
+    if (h->n_segs == 0)
+        return;
     for (struct stream_client *c = h->clients, *next; c; c = next) {
         next = c->next;
-        if (in_scope(c, patient_id))
-            client_send(c, text, len);
+        if (c->all) {
+            client_send(c, h->pend.ptr, h->pend.len);
+            continue;
+        }
+        size_t run_off = 0, run_len = 0;
+        bool ok = true;
+        for (size_t i = 0; i < h->n_segs && ok; i++) {
+            const struct pend_seg *sg = &h->segs[i];
+            if (in_scope(c, sg->patient_id)) {
+                if (run_len == 0)
+                    run_off = sg->off;
+                run_len += sg->len;
+            } else if (run_len) {
+                ok = client_send(c, h->pend.ptr + run_off, run_len);
+                run_len = 0;
+            }
+        }
+        if (ok && run_len)
+            client_send(c, h->pend.ptr + run_off, run_len);
     }
+    h->pend.len = 0;
+    h->n_segs = 0;
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    struct api_stream *h = t->data;
+    h->flush_armed = false;
+    flush_pending(h);
+}
+
+/* Queues text for every live client whose scope covers patient_id: written at once when
+ * the last write is STREAM_COALESCE_MS old, else at the end of the window. */
+static void fan_out(struct api_stream *h, int64_t patient_id, const char *text, size_t len)
+{
+    if (!h->clients)
+        return;
+    if (h->n_segs == h->cap_segs) {
+        h->cap_segs = h->cap_segs ? h->cap_segs * 2 : 64;
+        h->segs = hx_xrealloc(h->segs, h->cap_segs * sizeof(*h->segs));
+    }
+    h->segs[h->n_segs++] =
+        (struct pend_seg){.patient_id = patient_id, .off = h->pend.len, .len = len};
+    http_buf_append(&h->pend, text, len);
+    if (h->flush_armed)
+        return;
+    uint64_t now = uv_now(h->a->loop);
+    if (now >= h->last_flush_ms + STREAM_COALESCE_MS) {
+        flush_pending(h);
+        return;
+    }
+    h->flush_armed = true;
+    uv_timer_start(&h->flush, on_flush, h->last_flush_ms + STREAM_COALESCE_MS - now, 0);
 }
 
 /* Formats an event once and keeps it in the ring. data is taken. Returns the ring entry
@@ -574,13 +656,16 @@ void api__stream_stop(struct api *a)
         ingest_remove_observer(a->ingest, on_obs, h);
     if (a->alerts)
         alerts_set_listener(a->alerts, NULL, NULL);
+    flush_pending(h);
     while (h->clients)
         client_finish(h->clients, 0);
     if (h->timers) {
+        uv_timer_stop(&h->flush);
         uv_timer_stop(&h->ping);
         uv_timer_stop(&h->refresh);
         uv_close((uv_handle_t *)&h->ping, on_timer_closed);
         uv_close((uv_handle_t *)&h->refresh, on_timer_closed);
+        uv_close((uv_handle_t *)&h->flush, on_timer_closed);
     }
 }
 
