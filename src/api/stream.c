@@ -10,7 +10,9 @@
  * (an isolated event goes at once). A client's scope (the patient ids it
  * may see) is computed at connect on a worker (its wards' patients plus its caseload, own
  * record for a patient, everything for a token without a ward) and refreshed every
- * STREAM_REFRESH_MS. Until the scope is known the client is not live; when it goes live the
+ * STREAM_REFRESH_MS, which also ends the stream of a credential that no longer holds
+ * (revoked or expired token, logged-out or revoked session, disabled user, lost
+ * permission). Until the scope is known the client is not live; when it goes live the
  * ring replays what it missed meanwhile (or since its Last-Event-ID), so there is no gap.
  * A Last-Event-ID older than the ring (or from another server run) gets an event "reset":
  * reload, then follow. Event ids start at the server's start time in microseconds and rise
@@ -112,6 +114,7 @@ struct scope_job {
     int64_t *ids;         /* owned until handed to c */
     size_t n, cap;
     bool all;
+    bool revoked; /* the credential no longer holds (revoked, expired, disabled, no perm) */
     int rc;
 };
 
@@ -144,16 +147,59 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+struct session_find {
+    int64_t id;     /* the session to find */
+    int64_t now_us; /* to check its absolute expiry */
+    bool live;      /* OUT: found and not expired */
+};
+
+static int find_session(void *arg, const struct store_session *ss)
+{
+    struct session_find *f = arg;
+    if (ss->id == f->id)
+        f->live = ss->expires_us > f->now_us;
+    return 0;
+}
+
+/* Whether the stream's credential still holds: the token is not revoked or expired; the user
+ * is not disabled and the session not logged out, revoked or past its absolute timeout (the
+ * idle timeout does not apply: the open stream is the session's use). Refreshes a user's
+ * principal (wards, role). A store error keeps the stream (checked again next round). */
+static bool credential_holds(struct store *st, struct principal *p, int64_t now_us)
+{
+    if (p->is_token) {
+        struct store_apitoken t;
+        int rc = store_apitoken_get(st, p->name, &t);
+        if (rc == HX_ENOTFOUND)
+            return false;
+        return rc < 0 || (t.revoked_us == 0 && (t.expires_us == 0 || t.expires_us > now_us));
+    }
+    if (p->user_id <= 0)
+        return false;
+    struct store_user u;
+    int rc = store_user_get_by_id(st, p->user_id, &u);
+    if (rc == HX_ENOTFOUND)
+        return false;
+    if (rc < 0)
+        return true;
+    if (u.disabled)
+        return false;
+    struct session_find f = {.id = p->session_id, .now_us = now_us};
+    if (p->session_id > 0 && store_session_list(st, p->user_id, find_session, &f) == 0 && !f.live)
+        return false;
+    struct principal fresh;
+    if (rbac_principal_for_user(st, &u, p->session_id, &fresh) == 0)
+        *p = fresh;
+    return rbac_principal_allows(p, RBAC_PERM_STREAM);
+}
+
 static int scope_work(struct store *st, void *arg)
 {
     struct scope_job *s = arg;
     struct principal *p = &s->who;
-    if (!p->is_token && p->user_id > 0) {
-        struct store_user u;
-        struct principal fresh;
-        if (store_user_get_by_id(st, p->user_id, &u) == 0 &&
-            rbac_principal_for_user(st, &u, p->session_id, &fresh) == 0)
-            *p = fresh;
+    if (!credential_holds(st, p, hx_time_now_us())) {
+        s->revoked = true;
+        return 0;
     }
     if (p->is_token && p->all_wards) {
         s->all = true;
@@ -316,6 +362,12 @@ static void scope_done(void *arg, int status)
         free(c);
         return;
     }
+    if (status == 0 && s->revoked) {
+        free(s->ids);
+        free(s);
+        client_finish(c, c->live ? 0 : 2);
+        return;
+    }
     if (status < 0 || s->rc < 0) {
         log_warn(http_exchange_log_ctx(c->x), "api", "cannot compute a live-stream scope",
                  "err=\"%s\"", hx_strerror(status < 0 ? status : s->rc));
@@ -367,7 +419,7 @@ static void on_refresh(uv_timer_t *t)
 {
     struct api_stream *h = t->data;
     for (struct stream_client *c = h->clients; c; c = c->next)
-        if (!c->job && !(c->who.is_token && c->who.all_wards))
+        if (!c->job)
             (void)scope_start(c); /* on failure the old scope stays until the next round */
 }
 

@@ -270,3 +270,32 @@ def test_alert_transitions_and_drain(api):
     except EOFError:
         pass
     s.close()
+
+
+def test_revoked_token_and_logged_out_session_end_their_streams(api):
+    """The scope refresh (every 30 s) also re-checks the credential."""
+    setup_ward(api)
+    api.user('nina', 'nurse', wards=['W1'])
+    api.start()
+    tok = api.token('wall', 'integration')
+    nina = api.login('nina')
+    s1 = Sse(api.port, bearer(tok))
+    s2 = Sse(api.port, cookie(nina))
+    keep = Sse(api.port, bearer(api.token('other', 'integration')))
+    api.mh.run('token', 'revoke', 'wall')
+    assert nina.delete('/api/v1/session').status_code == 200
+    t0 = time.time()
+    for s in (s1, s2):
+        ended = False
+        try:
+            while time.time() - t0 < 40:
+                s.event(timeout=1)
+        except EOFError:  # the last chunk: ended in order
+            ended = True
+        assert ended, 'stream outlived its credential'
+    assert time.time() - t0 < 40
+    # The other token's stream is still there and live.
+    keep.sock.settimeout(0.2)
+    assert keep.event(timeout=0.2) is None
+    for s in (s1, s2, keep):
+        s.close()
