@@ -9,7 +9,8 @@
 #      (100 readings/s published over MQTT): publish-to-receipt latency, target p99 < 50 ms.
 # Writes bench/results/http-fhir.json, http-patients.json (or its absence), sse-fanout.json.
 # Usage: bench/http.sh [path/to/medhub]. BENCH_SECONDS (default 10) sets each run's length;
-# SSE_CLIENTS (1000) and SSE_RATE (100) the fan-out load; BENCH_ONLY=sse skips wrk.
+# SSE_CLIENTS (1000) and SSE_RATE (100) the fan-out load; BENCH_ONLY=sse skips wrk;
+# BENCH_SYNC (full) sets storage.sync.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-build/medhub}")
@@ -55,7 +56,7 @@ pid_num=$("$bin" patient show --data-dir "$d" MRN1 --json | $py -c 'import json,
 
 "${srv_pin[@]}" "$bin" serve --data-dir "$d" --set "mqtt.listen=127.0.0.1:$mport" \
   --set mqtt.tls_listen= --set "http.listen=127.0.0.1:$hport" --set "http.tls_listen=127.0.0.1:$sport" \
-  --set storage.sync=full --set mqtt.publish_rate=1000000 --set http.max_connections=4096 \
+  --set "storage.sync=${BENCH_SYNC:-full}" --set mqtt.publish_rate=1000000 --set http.max_connections=4096 \
   2>"$tmp/serve.log" &
 pid=$!
 for _ in $(seq 300); do grep -q 'msg="ready"' "$tmp/serve.log" && break; sleep 0.1; done
