@@ -110,12 +110,6 @@ int api__ingest_routes(struct api *a, struct http_router *r);
  * the pipeline and alerts; api_free frees it (after the loop ran to completion). */
 void api__stream_stop(struct api *a);
 void api__stream_free(struct api *a);
-struct api_stream_stats {
-    size_t clients;   /* connected now */
-    uint64_t dropped; /* dropped for not keeping up */
-    uint64_t next_id; /* the next event's id */
-};
-void api__stream_stats(const struct api *a, struct api_stream_stats *out);
 
 /* The authenticator (auth.c), installed by api_start. */
 int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route);

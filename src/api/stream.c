@@ -738,14 +738,3 @@ void api__stream_free(struct api *a)
     if (h->timers_open == 0)
         hub_release(h);
 }
-
-void api__stream_stats(const struct api *a, struct api_stream_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    const struct api_stream *h = a->stream;
-    if (!h)
-        return;
-    out->clients = h->n_clients;
-    out->dropped = h->dropped;
-    out->next_id = h->next_id;
-}
