@@ -271,6 +271,15 @@ static void fhir_dispatch(struct http_exchange *x, void *arg)
 {
     struct api *a = arg;
     const struct http_path *path = http_exchange_path(x);
+    enum http_meth m = http_exchange_request(x)->method;
+    if (m != HTTP_METH_GET && m != HTTP_METH_HEAD) {
+        http_add_header(x, "Allow", "GET, HEAD, OPTIONS");
+        if (m == HTTP_METH_OPTIONS)
+            http_respond(x, 204, NULL, NULL, 0);
+        else
+            send_outcome(x, 405, "not-supported", "the FHIR API is read-only");
+        return;
+    }
     if (!accepts_json(x)) {
         send_outcome(x, 406, "not-supported", "only application/fhir+json is served");
         return;
@@ -295,12 +304,19 @@ static void fhir_dispatch(struct http_exchange *x, void *arg)
 
 int api__fhir_routes(struct api *a, struct http_router *r)
 {
-    struct http_route_def d = {.method = "GET",
+    /* Every method: writes get a 405 OperationOutcome here rather than the server's JSON. */
+    struct http_route_def d = {.method = "*",
                                .pattern = "/fhir/",
                                .fn = fhir_dispatch,
                                .arg = a,
                                .name = "fhir",
                                .perm = "fhir.read",
                                .flags = HTTP_ROUTE_PREFIX | HTTP_ROUTE_PUBLIC};
+    int rc = http_router_add_route(r, &d);
+    if (rc < 0)
+        return rc;
+    /* "/fhir" itself: the prefix route needs the slash. */
+    d.pattern = "/fhir";
+    d.flags = HTTP_ROUTE_PUBLIC;
     return http_router_add_route(r, &d);
 }

@@ -95,6 +95,16 @@ def test_metadata_is_public_and_errors_are_operation_outcomes(api):
     assert r.status_code == 404 and r.json()['issue'][0]['code'] == 'not-found'
     r = tok.get('/fhir/Patient/1/extra')
     assert r.status_code == 404 and r.json()['resourceType'] == 'OperationOutcome'
+    r = tok.get('/fhir')
+    assert r.status_code == 404 and r.json()['resourceType'] == 'OperationOutcome'
+    # Read-only: writes are 405 OperationOutcomes with Allow, OPTIONS lists the methods.
+    r = tok.post('/fhir/Patient', json={'resourceType': 'Patient'})
+    assert r.status_code == 405 and r.json()['resourceType'] == 'OperationOutcome', r.text
+    assert r.headers['Allow'] == 'GET, HEAD, OPTIONS'
+    r = tok.request('OPTIONS', '/fhir/Patient')
+    assert r.status_code == 204 and 'GET' in r.headers['Allow']
+    r = tok.request('HEAD', '/fhir/metadata')
+    assert r.status_code == 200 and not r.content
 
 
 def test_scope_and_audit(api):
