@@ -21,4 +21,7 @@ echo
 echo "bench: rules engine cost and end-to-end alert latency (bench/rules.sh), ${secs}s per run"
 bench/rules.sh "$bin"
 echo
+echo "bench: FHIR search, ward overview and SSE fan-out (bench/http.sh), ${secs}s per run"
+bench/http.sh "$bin"
+echo
 echo "results: bench/results/"

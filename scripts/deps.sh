@@ -10,8 +10,8 @@ build_pkgs=(cmake ninja-build pkg-config gcc libc6-dev make
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format sqlite3 util-linux openssl
   mosquitto-clients python3 python3-pytest python3-paho-mqtt python3-requests)
 
-# make bench runs Debian's mosquitto broker beside medhub as the reference.
-bench_pkgs=(mosquitto mosquitto-clients util-linux)
+# make bench runs Debian's mosquitto broker beside medhub as the reference, and wrk (HTTP).
+bench_pkgs=(mosquitto mosquitto-clients util-linux wrk curl)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

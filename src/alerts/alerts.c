@@ -180,7 +180,7 @@ int alerts_start(struct alerts **out, uv_loop_t *loop, const struct cfg *cfg,
     rules_engine_get_stats(a->engine, &rs);
     log_info(NULL, "alerts", "alerting started", "open_alerts=%u watched_devices=%u", rs.open,
              rs.devices);
-    ingest_set_observer(ig, on_obs, a);
+    (void)ingest_add_observer(ig, on_obs, a); /* the first observer: cannot be full */
     struct reg_observer ro = {.presence = on_presence, .status = on_status, .arg = a};
     reg_set_observer(reg, &ro);
     alerts__poll_start(a);
@@ -196,7 +196,7 @@ void alerts_stop(struct alerts *a)
         return;
     a->stopping = true;
     if (a->ig)
-        ingest_set_observer(a->ig, NULL, NULL);
+        ingest_remove_observer(a->ig, on_obs, a);
     if (a->reg)
         reg_set_observer(a->reg, NULL);
     uv_close((uv_handle_t *)&a->timer, NULL);

@@ -1,6 +1,6 @@
 /*
  * The alerting service: runs the rules engine (rules/engine.h) inside the daemon. It sees
- * every reading the pipeline accepts (ingest_set_observer) and every presence and status
+ * every reading the pipeline accepts (ingest_add_observer) and every presence and status
  * report (reg_set_observer), arms one libuv timer on the engine's earliest deadline,
  * persists every alert transition durably on a worker (its own store connection, one batch
  * at a time), applies the actions people ask for (`medhub alert ack|resolve` write a row;

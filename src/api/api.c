@@ -98,12 +98,7 @@ void api__run_after(struct api *a, struct http_exchange *x, api_job_fn *fn, void
     j->arg = arg;
     j->after = after;
     j->who = api__principal(x);
-    const char *peer = http_exchange_peer(x);
-    /* "127.0.0.1:53422" -> "127.0.0.1" (the port says nothing in an audit trail). */
-    snprintf(j->source, sizeof(j->source), "%s", peer ? peer : "");
-    char *colon = strrchr(j->source, ':');
-    if (colon && !strchr(j->source, ']') && strchr(j->source, ':') == colon)
-        *colon = '\0';
+    api__peer_address(x, j->source, sizeof(j->source));
     int rc = store_pool_submit(a->pool, job_work, job_done, j);
     if (rc < 0) {
         if (after)
@@ -177,6 +172,16 @@ void api__fail_store(struct api_job *j, int rc, const char *what)
 }
 
 /* ---- request helpers ---------------------------------------------------------------------- */
+
+void api__peer_address(const struct http_exchange *x, char *out, size_t len)
+{
+    const char *peer = http_exchange_peer(x);
+    /* "127.0.0.1:53422" -> "127.0.0.1" (the port says nothing in an audit trail). */
+    snprintf(out, len, "%s", peer ? peer : "");
+    char *colon = strrchr(out, ':');
+    if (colon && !strchr(out, ']') && strchr(out, ':') == colon)
+        *colon = '\0';
+}
 
 const struct principal *api__principal(const struct http_exchange *x)
 {
@@ -287,6 +292,7 @@ void api_stop(struct api *a)
     if (!a || a->stopping)
         return;
     a->stopping = true;
+    api__stream_stop(a);
     store_pool_stop(a->pool);
 }
 
@@ -294,6 +300,7 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    api__stream_free(a);
     store_pool_free(a->pool);
     api__auth_cache_free(a);
     api__audit_q_free(a);

@@ -203,6 +203,11 @@ int api__fhir_routes(struct api *a, struct http_router *r);
 int api__stream_routes(struct api *a, struct http_router *r);
 int api__ingest_routes(struct api *a, struct http_router *r);
 
+/* The live stream hub (stream.c): api_stop ends every stream in order and unhooks it from
+ * the pipeline and alerts; api_free frees it (after the loop ran to completion). */
+void api__stream_stop(struct api *a);
+void api__stream_free(struct api *a);
+
 /* The authenticator (auth.c), installed by api_start. */
 int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route);
 /* The session cookie's value in a request (the first Cookie header that has it). */
@@ -213,5 +218,16 @@ void api__auth_cache_free(struct api *a);
 /* Forgets every cached lookup of a user (token false) or token by name: an administrator
  * changed, disabled or revoked it (through the API: at once; elsewhere within 2 s). */
 void api__auth_cache_evict_name(struct api *a, bool token, const char *name);
+/* The same checks for a handler of a public route that answers failures in its own format
+ * (FHIR: OperationOutcome): credential, CSRF, lookup on a worker, then perm (an rbac_perm
+ * name; NULL: any authenticated caller). On HTTP_AUTH_OK the principal is attached to x.
+ * Returns HTTP_AUTH_PENDING (done(x, verdict, arg) runs later on the loop with HTTP_AUTH_OK
+ * or a status: 401, 403, 503) or a verdict at once (done never runs then): a status, or
+ * HTTP_AUTH_OK when a cached lookup decided (the principal is attached already). */
+typedef void api_auth_done_fn(struct http_exchange *x, int verdict, void *arg);
+int api__auth_check(struct api *a, struct http_exchange *x, const struct http_route *route,
+                    const char *perm, api_auth_done_fn *done, void *arg);
+/* The client's address without its port ("127.0.0.1"), for the audit trail. */
+void api__peer_address(const struct http_exchange *x, char *out, size_t len);
 
 #endif

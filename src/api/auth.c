@@ -110,6 +110,9 @@ struct auth_job {
     struct api *a;
     struct http_exchange *x;
     const struct http_route *route;
+    const char *perm;               /* the permission to check (NULL: any authenticated caller) */
+    api_auth_done_fn *done;         /* the verdict's taker */
+    void *done_arg;                 /* for done */
     bool bearer;                    /* else the session cookie */
     char token[AUTH_TOKEN_MAX + 1]; /* the credential (wiped after use) */
     size_t len;
@@ -191,16 +194,15 @@ static int lookup_work(struct store *st, void *arg)
     return 0;
 }
 
-/* The route's permission against a principal: HTTP_AUTH_OK (the principal is attached to x)
- * or 403. */
+/* A permission (an rbac_perm name; NULL: any authenticated caller) against a principal:
+ * HTTP_AUTH_OK (the principal is attached to x) or 403. */
 static int authorize(struct api *a, struct http_exchange *x, const struct http_route *route,
-                     const struct principal *who)
+                     const char *perm_name, const struct principal *who)
 {
-    const char *perm_name = http_route_perm(route);
     int perm = perm_name ? rbac_perm_parse(perm_name) : -1;
     if (perm_name && perm < 0) {
         log_error(NULL, "api", "route names an unknown permission", "route=%s perm=%s",
-                  http_route_name(route), perm_name);
+                  route ? http_route_name(route) : "?", perm_name);
         return 403; /* a route naming an unknown permission is closed, not open */
     }
     if (who->must_change_password && perm >= 0 && perm != RBAC_PERM_SELF) {
@@ -233,16 +235,18 @@ static void lookup_done(void *arg, int status)
         s->bearer = j->bearer;
         s->p = j->p;
         s->at_us = hx_time_mono_us();
-        verdict = authorize(j->a, x, j->route, &j->p);
+        verdict = authorize(j->a, x, j->route, j->perm, &j->p);
     }
     OPENSSL_cleanse(&j->p, sizeof(j->p));
+    api_auth_done_fn *done = j->done;
+    void *done_arg = j->done_arg;
     free(j);
-    http_auth_resume(x, verdict);
+    done(x, verdict, done_arg);
 }
 
-int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route)
+int api__auth_check(struct api *a, struct http_exchange *x, const struct http_route *route,
+                    const char *perm, api_auth_done_fn *done, void *arg)
 {
-    struct api *a = arg;
     if (a->stopping)
         return 503;
     const struct http_request *rq = http_exchange_request(x);
@@ -250,6 +254,9 @@ int api__authenticate(void *arg, struct http_exchange *x, const struct http_rout
     j->a = a;
     j->x = x;
     j->route = route;
+    j->perm = perm;
+    j->done = done;
+    j->done_arg = arg;
     if (!credential(rq, j)) {
         free(j);
         return 401;
@@ -269,7 +276,7 @@ int api__authenticate(void *arg, struct http_exchange *x, const struct http_rout
         hx_time_mono_us() - cs->at_us < AUTH_CACHE_TTL_US) {
         OPENSSL_cleanse(j->token, sizeof(j->token));
         free(j);
-        return authorize(a, x, route, &cs->p);
+        return authorize(a, x, route, perm, &cs->p);
     }
     if (store_pool_submit(a->pool, lookup_work, lookup_done, j) < 0) {
         OPENSSL_cleanse(j->token, sizeof(j->token));
@@ -277,4 +284,15 @@ int api__authenticate(void *arg, struct http_exchange *x, const struct http_rout
         return 503;
     }
     return HTTP_AUTH_PENDING;
+}
+
+static void resume(struct http_exchange *x, int verdict, void *arg)
+{
+    (void)arg;
+    http_auth_resume(x, verdict);
+}
+
+int api__authenticate(void *arg, struct http_exchange *x, const struct http_route *route)
+{
+    return api__auth_check(arg, x, route, http_route_perm(route), resume, NULL);
 }

@@ -21,6 +21,11 @@ int bench_mqtt_main(int argc, char **argv);
  * engine's cost per reading (src/bench/bench_rules.c). argv[0] is "rules". */
 int bench_rules_main(int argc, char **argv);
 
+/* `medhub bench sse --http HOST:PORT --token T --mqtt HOST:PORT --device ID --secret S
+ *  [--clients N] [--rate R] [--seconds S] [--out FILE.json]`: live-stream fan-out latency
+ * (src/bench/bench_sse.c). argv[0] is "sse". Returns 1 when deliveries were missing. */
+int bench_sse_main(int argc, char **argv);
+
 #include <stddef.h>
 #include <sys/time.h>
 

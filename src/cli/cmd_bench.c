@@ -14,6 +14,7 @@ int cmd_bench(int argc, char **argv)
     static const struct cli_command subs[] = {
         {"store", "store ingest: observations/s and enqueue-to-durable latency", bench_store_main},
         {"rules", "rules engine: evaluation cost per reading (ns)", bench_rules_main},
+        {"sse", "live stream: fan-out publish-to-receipt latency over N clients", bench_sse_main},
         {NULL, NULL, NULL},
     };
     /* The load generator takes options only: `medhub bench --mqtt ...`, `--provision N`. */

@@ -17,15 +17,15 @@
 #include <string.h>
 
 struct ingest {
-    struct store_writer *writer;        /* borrowed */
-    struct registry *reg;               /* borrowed */
-    struct ingest__evw *evw;            /* owned: the event writer */
-    struct ingest_waiter *waiters;      /* head of the waiting list */
-    struct ingest_waiter *waiters_tail; /* tail (FIFO wake-up order) */
-    bool stopped;                       /* ingest_stop called */
-    ingest_observer_fn *observer;       /* sees every accepted message, or NULL */
-    void *observer_arg;                 /* for observer */
-    struct ingest_stats stats;          /* counters (events_* partly from evw) */
+    struct store_writer *writer;                            /* borrowed */
+    struct registry *reg;                                   /* borrowed */
+    struct ingest__evw *evw;                                /* owned: the event writer */
+    struct ingest_waiter *waiters;                          /* head of the waiting list */
+    struct ingest_waiter *waiters_tail;                     /* tail (FIFO wake-up order) */
+    bool stopped;                                           /* ingest_stop called */
+    struct ingest_observer observers[INGEST_OBSERVERS_MAX]; /* see every accepted message */
+    size_t n_observers;                                     /* entries used, in add order */
+    struct ingest_stats stats; /* counters (events_* partly from evw) */
 };
 
 /* One message in flight: what to call when the writer is done. */
@@ -209,15 +209,34 @@ static int submit_attributed(struct ingest *ig, struct obs *obs, size_t n, size_
     ig->stats.observations += n;
     ig->stats.unassigned += unassigned;
     ig->stats.in_flight++;
-    if (ig->observer)
-        ig->observer(ig->observer_arg, obs, n, now_us);
+    for (size_t i = 0; i < ig->n_observers; i++)
+        ig->observers[i].fn(ig->observers[i].arg, obs, n, now_us);
     return 0;
 }
 
-void ingest_set_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg)
+int ingest_add_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg)
 {
-    ig->observer = fn;
-    ig->observer_arg = arg;
+    if (!fn)
+        return HX_EINVAL;
+    for (size_t i = 0; i < ig->n_observers; i++)
+        if (ig->observers[i].fn == fn && ig->observers[i].arg == arg)
+            return HX_EEXIST;
+    if (ig->n_observers == INGEST_OBSERVERS_MAX)
+        return HX_EFULL;
+    ig->observers[ig->n_observers++] = (struct ingest_observer){.fn = fn, .arg = arg};
+    return 0;
+}
+
+void ingest_remove_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < ig->n_observers; i++) {
+        if (ig->observers[i].fn == fn && ig->observers[i].arg == arg) {
+            memmove(&ig->observers[i], &ig->observers[i + 1],
+                    (ig->n_observers - i - 1) * sizeof(ig->observers[0]));
+            ig->n_observers--;
+            return;
+        }
+    }
 }
 
 static void on_events_done(void *arg, int status)

@@ -131,10 +131,23 @@ void ingest_waiter_cancel(struct ingest *ig, struct ingest_waiter *w);
 void ingest_get_stats(const struct ingest *ig, struct ingest_stats *out);
 
 /* Called on the loop for every message ingest_submit accepted, right after it was queued for
- * the writer (not yet durable): the rules see a reading as it arrives, whatever its front
- * end. obs is attributed (device, patient, received_us) and borrowed for the call. */
+ * the writer (not yet durable): the rules and the live stream see a reading as it arrives,
+ * whatever its front end. obs is attributed (device, patient, received_us) and borrowed for
+ * the call. An observer must not add or remove observers from inside the call. */
 typedef void ingest_observer_fn(void *arg, const struct obs *obs, size_t n, int64_t now_us);
-/* One observer (the rules service); NULL removes it. */
-void ingest_set_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg);
+
+/* Most observers at once (the rules service, the live stream, room to spare). */
+#define INGEST_OBSERVERS_MAX 4
+
+struct ingest_observer {
+    ingest_observer_fn *fn; /* the callback */
+    void *arg;              /* for fn */
+};
+
+/* Adds an observer; observers run in the order they were added. Returns 0, HX_EINVAL (fn
+ * NULL), HX_EEXIST (the same fn and arg already added) or HX_EFULL (INGEST_OBSERVERS_MAX). */
+int ingest_add_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg);
+/* Removes the observer added with fn and arg; a no-op when there is none. */
+void ingest_remove_observer(struct ingest *ig, ingest_observer_fn *fn, void *arg);
 
 #endif

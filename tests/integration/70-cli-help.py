@@ -12,7 +12,7 @@ COMMANDS = [
     ['rules'], ['rules', 'show'], ['rules', 'set'], ['rules', 'unset'], ['rules', 'protocols'],
     ['obs'], ['obs', 'query'], ['obs', 'add'], ['event'], ['event', 'list'],
     ['config'], ['config', 'check'], ['config', 'print'], ['config', 'reference'],
-    ['bench'], ['bench', 'store'],
+    ['bench'], ['bench', 'store'], ['bench', 'sse'],
     ['webhook'], ['webhook', 'add'], ['webhook', 'list'], ['webhook', 'remove'],
     ['webhook', 'deliveries'], ['webhook', 'retry'], ['webhook', 'test'],
     ['fhir'], ['fhir', 'get'],

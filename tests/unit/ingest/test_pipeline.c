@@ -195,7 +195,7 @@ static void test_pipeline_manual_entry(void **state)
 {
     struct fx *f = *state;
     struct seen_obs seen = {0};
-    ingest_set_observer(f->ig, on_observe, &seen);
+    assert_int_equal(ingest_add_observer(f->ig, on_observe, &seen), 0);
     struct obs o[1];
     make_obs(o, 1, 100); /* before any assignment: still the patient given */
     struct done d = {.st = f->st};
@@ -217,7 +217,7 @@ static void test_pipeline_manual_entry(void **state)
     assert_int_equal(got[0].device_id, 0);
     assert_int_equal(got[0].effective_us, 100);
     assert_int_equal(got[0].received_us, 888);
-    ingest_set_observer(f->ig, NULL, NULL);
+    ingest_remove_observer(f->ig, on_observe, &seen);
 }
 
 static void test_pipeline_errors_never_call_back(void **state)
@@ -234,6 +234,65 @@ static void test_pipeline_errors_never_call_back(void **state)
     struct ingest_stats st;
     ingest_get_stats(f->ig, &st);
     assert_int_equal(st.rejected, 3);
+}
+
+/* An observer that counts what it saw and records its turn in a shared order log. */
+struct seen {
+    int calls;            /* calls so far */
+    size_t n;             /* observations in the last call */
+    int64_t patient;      /* the last call's first observation's patient */
+    int *order, *n_order; /* shared: ids in call order */
+    int id;               /* this observer's id */
+};
+
+static void observe(void *arg, const struct obs *obs, size_t n, int64_t now_us)
+{
+    struct seen *s = arg;
+    (void)now_us;
+    s->calls++;
+    s->n = n;
+    s->patient = obs[0].patient_id;
+    s->order[(*s->n_order)++] = s->id;
+}
+
+static void test_pipeline_observers_in_order_add_remove(void **state)
+{
+    struct fx *f = *state;
+    int order[16], n_order = 0;
+    struct seen a = {.order = order, .n_order = &n_order, .id = 1};
+    struct seen b = {.order = order, .n_order = &n_order, .id = 2};
+    struct seen extra[INGEST_OBSERVERS_MAX];
+    assert_int_equal(ingest_add_observer(f->ig, observe, &a), 0);
+    assert_int_equal(ingest_add_observer(f->ig, observe, &b), 0);
+    assert_int_equal(ingest_add_observer(f->ig, observe, &a), HX_EEXIST);
+    assert_int_equal(ingest_add_observer(f->ig, NULL, &a), HX_EINVAL);
+    for (int i = 0; i < INGEST_OBSERVERS_MAX - 2; i++)
+        assert_int_equal(ingest_add_observer(f->ig, observe, &extra[i]), 0);
+    assert_int_equal(ingest_add_observer(f->ig, observe, &extra[INGEST_OBSERVERS_MAX - 2]),
+                     HX_EFULL);
+    for (int i = 0; i < INGEST_OBSERVERS_MAX - 2; i++)
+        ingest_remove_observer(f->ig, observe, &extra[i]);
+    struct obs o[2];
+    make_obs(o, 2, 1500000);
+    struct done d = {.st = f->st};
+    assert_int_equal(ingest_submit(f->ig, f->dev, o, 2, 1, on_done, &d), 0);
+    /* Both saw it at once, attributed, in the order they were added. */
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.patient, f->p1);
+    assert_int_equal(n_order, 2);
+    assert_int_equal(order[0], 1);
+    assert_int_equal(order[1], 2);
+    /* A refused submit is not observed; a removed observer sees nothing more. */
+    assert_int_equal(ingest_submit(f->ig, 4242, o, 1, 1, on_done, &d), HX_ENOTFOUND);
+    ingest_remove_observer(f->ig, observe, &a);
+    ingest_remove_observer(f->ig, observe, &a); /* a no-op */
+    assert_int_equal(ingest_submit(f->ig, f->dev, o, 1, 1, on_done, &d), 0);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 2);
+    while (d.calls < 2)
+        uv_run(&f->loop, UV_RUN_ONCE);
 }
 
 struct waiter_fx {
@@ -563,6 +622,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_manual_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_errors_never_call_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_observers_in_order_add_remove, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_backpressure_and_waiter, setup_small,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_failure_after_shutdown, setup, teardown),
