@@ -46,7 +46,7 @@ asan_tests() {
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       MEDHUB_BIN="$PWD/build-asan/medhub" $PYTHON -m pytest -q -p no:cacheprovider tests/integration
 }
-fuzz_smoke() { tools/fuzz.sh "${FUZZ_SMOKE_SECONDS:-10}"; }
+fuzz_smoke() { tools/fuzz.sh "${FUZZ_SMOKE_SECONDS:-6}"; }
 
 case $stage in
 all)
