@@ -191,7 +191,13 @@ static int token_add(int argc, char **argv)
         return rc;
     }
     char token[SEC_APITOKEN_STR];
-    rc = sec_apitoken_create(ctx.st, key, &t, token);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = sec_apitoken_create(ctx.st, key, &t, token);
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, "token.create", "token", t.name,
+                            json_pack("{s:s, s:s}", "role", t.role, "ward", t.ward));
+    rc = cli_end(&ctx, rc);
     OPENSSL_cleanse(key, sizeof(key));
     cli_close(&ctx);
     if (rc == HX_EEXIST)
@@ -289,7 +295,12 @@ static int token_revoke(int argc, char **argv)
     int rc;
     if ((rc = cli_open(&ctx, &a.o, 0)))
         return rc;
-    rc = store_apitoken_revoke(ctx.st, a.name, hx_time_now_us());
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_apitoken_revoke(ctx.st, a.name, hx_time_now_us());
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, "token.revoke", "token", a.name, NULL);
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc == HX_ENOTFOUND)
         return cli_fail("no active token named '%s' (see 'medhub token list')", a.name);

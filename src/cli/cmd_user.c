@@ -325,14 +325,21 @@ static int user_add(int argc, char **argv)
                                &creds)))
         goto out_close;
     if ((rc = store_begin(ctx.st)) == 0 && (rc = store_user_add(ctx.st, &u)) == 0) {
-        for (int i = 0; rc == 0 && i < a.n_items; i++)
+        json_t *wards = json_array();
+        for (int i = 0; rc == 0 && i < a.n_items; i++) {
             if ((rc = store_user_ward_add(ctx.st, u.id, a.items[i])) == HX_EEXIST)
                 rc = 0;
+            json_array_append_new(wards, json_string(a.items[i]));
+        }
         if (rc == 0)
-            rc = store_commit(ctx.st);
+            rc = cli_user_audit(
+                &ctx, "user.create", "user", u.name,
+                json_pack("{s:s, s:o, s:b}", "role", u.role, "wards", wards, "mfa", !a.no_mfa));
+        else
+            json_decref(wards);
     }
+    rc = cli_end(&ctx, rc);
     if (rc < 0) {
-        store_rollback(ctx.st);
         rc = rc == HX_EEXIST ? cli_fail("a user named '%s' already exists", u.name)
                              : cli_store_fail("adding the user", rc);
         goto out_creds;
@@ -604,9 +611,15 @@ static int set_disabled(const char *cmd, const char *help, int argc, char **argv
     u.disabled = disabled;
     size_t ended = 0;
     int64_t now = hx_time_now_us();
-    rc = store_user_update(ctx.st, &u, STORE_USER_DISABLED, now);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_user_update(ctx.st, &u, STORE_USER_DISABLED, now);
     if (rc == 0 && disabled)
         rc = store_session_delete_user(ctx.st, u.id, 0, &ended);
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, disabled ? "user.disable" : "user.enable", "user", u.name,
+                            json_pack("{s:I}", "sessions_ended", (json_int_t)ended));
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc < 0)
         return cli_store_fail(disabled ? "disabling the user" : "enabling the user", rc);
@@ -659,9 +672,15 @@ static int user_role(int argc, char **argv)
     char old[STORE_ROLE_MAX];
     snprintf(old, sizeof(old), "%s", u.role);
     snprintf(u.role, sizeof(u.role), "%s", rbac_role_name(role));
-    rc = store_user_update(ctx.st, &u, STORE_USER_ROLE, hx_time_now_us());
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_user_update(ctx.st, &u, STORE_USER_ROLE, hx_time_now_us());
     if (rc == 0)
         rc = store_session_delete_user(ctx.st, u.id, 0, NULL);
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, "user.role", "user", u.name,
+                            json_pack("{s:s, s:s}", "role", u.role, "previous_role", old));
+    rc = cli_end(&ctx, rc);
     struct auth_policy pol;
     auth_policy_from_cfg(&ctx.cfg, &pol);
     cli_close(&ctx);
@@ -769,7 +788,16 @@ static int ward_or_caseload(const char *cmd, const char *help, int argc, char **
         cli_close(&ctx);
         return rc;
     }
-    if ((rc = store_commit(ctx.st)) < 0) {
+    json_t *items = json_array();
+    for (int i = 0; i < a.n_items; i++)
+        json_array_append_new(items,
+                              patients /* a caseload names patients: ids stay out */
+                                  ? json_pack("{s:s}", "op", a.item_add[i] ? "add" : "remove")
+                                  : json_pack("{s:s, s:s}", "op", a.item_add[i] ? "add" : "remove",
+                                              "ward", a.items[i]));
+    rc = cli_user_audit(&ctx, patients ? "user.caseload" : "user.wards", "user", u.name,
+                        json_pack("{s:o}", "changes", items));
+    if ((rc = cli_end(&ctx, rc)) < 0) {
         cli_close(&ctx);
         return cli_store_fail("changing the user", rc);
     }

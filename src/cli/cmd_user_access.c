@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 #include "cli/cmd_user_int.h"
+#include "security/audit.h"
 #include "core/err.h"
 #include "core/hxtime.h"
 
@@ -59,11 +60,18 @@ int cli_user_reset_password(int argc, char **argv)
     size_t ended = 0;
     char key[STORE_THROTTLE_KEY_MAX];
     auth_throttle_key_user(u.name, key);
-    rc = store_user_update(ctx.st, &u, STORE_USER_PASSWORD, hx_time_now_us());
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_user_update(ctx.st, &u, STORE_USER_PASSWORD, hx_time_now_us());
     if (rc == 0)
         rc = store_session_delete_user(ctx.st, u.id, 0, &ended);
     if (rc == 0)
         rc = store_throttle_delete(ctx.st, key);
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, "user.password_reset", "user", u.name,
+                            json_pack("{s:b, s:I}", "one_time", u.must_change_password,
+                                      "sessions_ended", (json_int_t)ended));
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc < 0) {
         rc = cli_store_fail("setting the password", rc);
@@ -133,7 +141,10 @@ int cli_user_reset_mfa(int argc, char **argv)
     if (rc == 0)
         rc = store_session_delete_user(ctx.st, u.id, 0, &ended);
     if (rc == 0)
-        rc = store_commit(ctx.st);
+        rc = cli_user_audit(
+            &ctx, "mfa.reset", "user", u.name,
+            json_pack("{s:b, s:I}", "cleared", a.clear, "sessions_ended", (json_int_t)ended));
+    rc = cli_end(&ctx, rc);
 out_fail:
     if (rc < 0) {
         store_rollback(ctx.st);
@@ -189,7 +200,12 @@ int cli_user_unlock(int argc, char **argv)
         return rc;
     char key[STORE_THROTTLE_KEY_MAX];
     auth_throttle_key_user(u.name, key);
-    rc = store_throttle_delete(ctx.st, key);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_throttle_delete(ctx.st, key);
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, "user.unlock", "user", u.name, NULL);
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc < 0)
         return cli_store_fail("unlocking the user", rc);
@@ -300,7 +316,13 @@ int cli_user_revoke_sessions(int argc, char **argv)
     if ((rc = open_user(&ctx, &a.o, 0, a.pos[0], &u)))
         return rc;
     size_t ended = 0;
-    rc = store_session_delete_user(ctx.st, u.id, 0, &ended);
+    rc = store_begin(ctx.st);
+    if (rc == 0)
+        rc = store_session_delete_user(ctx.st, u.id, 0, &ended);
+    if (rc == 0)
+        rc = cli_user_audit(&ctx, "session.revoke", "user", u.name,
+                            json_pack("{s:I}", "sessions_ended", (json_int_t)ended));
+    rc = cli_end(&ctx, rc);
     cli_close(&ctx);
     if (rc < 0)
         return cli_store_fail("ending the sessions", rc);
@@ -382,4 +404,15 @@ int cli_user_break_glass(int argc, char **argv)
     rc = store_break_glass_list(ctx.st, 0, 0, each_grant, &c);
     cli_close(&ctx);
     return cli_finish_listing(rc, c.arr, &t, "listing break-glass grants", "no break-glass grants");
+}
+
+int cli_user_audit(struct cli_ctx *ctx, const char *action, const char *object_type,
+                   const char *name, json_t *details)
+{
+    char *text = cli_details(details);
+    struct audit_entry e = {
+        .action = action, .object_type = object_type, .object_id = name, .details = text};
+    int rc = cli_audit(ctx, &e);
+    free(text);
+    return rc;
 }

@@ -73,6 +73,12 @@ int cli_set_password(struct store_user *u, const char *password, struct cli_new_
  * caller adds u. Returns an exit status; on success release c after showing it. */
 int cli_user_prepare(struct cli_ctx *ctx, const uint8_t key[SEC_KEY_LEN], struct store_user *u,
                      const char *password, bool mfa, struct cli_new_creds *c);
+/* Appends the audit entry of a change to user or token name (object_type "user" or
+ * "token") inside the transaction open on ctx->st; details taken (may be NULL). Returns 0 or
+ * a store error. Secrets never go into details. */
+int cli_user_audit(struct cli_ctx *ctx, const char *action, const char *object_type,
+                   const char *name, json_t *details);
+
 /* Loads user name, printing "no user named" when absent. Returns an exit status. */
 int cli_user_load(struct cli_ctx *ctx, const char *name, struct store_user *u);
 /* OUT: *n the user's live sessions under pol. Returns 0 or a store error. */

@@ -335,3 +335,31 @@ def test_break_glass_grants_are_listed_for_review(ready):
     assert (r['user'], r['patient'], r['reason'], r['active']) == \
         ('kate', 'BG1', 'cardiac arrest, covering 9C', True)
     assert 'cardiac arrest' in ready.run('user', 'break-glass').stdout
+
+
+def test_user_and_token_changes_are_in_the_audit_trail(ready):
+    """Permission changes made on the command line are audited like the API's (HIPAA
+    164.312(b)), with the OS user as actor and no secret in the entry."""
+    out = json.loads(ready.run('user', 'add', 'auda', '--role', 'nurse', '--ward', 'W1',
+                               '--json').stdout)
+    ready.run('user', 'role', 'auda', 'clinician')
+    ready.run('user', 'ward', 'auda', '--add', 'W2')
+    ready.run('user', 'disable', 'auda')
+    ready.run('user', 'enable', 'auda')
+    ready.run('user', 'reset-password', 'auda')
+    ready.run('user', 'reset-mfa', 'auda')
+    ready.run('user', 'unlock', 'auda')
+    ready.run('user', 'revoke-sessions', 'auda')
+    tok = json.loads(ready.run('token', 'add', 'feed', '--role', 'integration', '--json').stdout)
+    ready.run('token', 'revoke', 'feed')
+    text = ready.run('audit', 'list', '--json', '--limit', '100').stdout
+    entries = json.loads(text)
+    got = [(e['action'], e['object_id']) for e in entries if e['actor_kind'] == 'cli']
+    for want in [('user.create', 'auda'), ('user.role', 'auda'), ('user.wards', 'auda'),
+                 ('user.disable', 'auda'), ('user.enable', 'auda'),
+                 ('user.password_reset', 'auda'), ('mfa.reset', 'auda'), ('user.unlock', 'auda'),
+                 ('session.revoke', 'auda'), ('token.create', 'feed'), ('token.revoke', 'feed')]:
+        assert want in got, (want, got)
+    for secret in (out['password'], out['totp_secret'], tok['token']):
+        assert secret not in text
+    assert ready.run('audit', 'verify').returncode == 0
