@@ -241,28 +241,6 @@ static const char csv_header[] = "seq,time,actor_kind,actor_id,actor,action,outc
                                  "object_type,object_id,source,details,break_glass,prev_hash,"
                                  "hash\r\n";
 
-/* One CSV cell: quoted when it holds a comma, quote, CR or LF (RFC 4180); text a spreadsheet
- * would run as a formula (= + - @ tab CR first) gets a leading ' (as `medhub audit export`). */
-static void csv_cell(FILE *out, const char *s, bool text, bool last)
-{
-    bool formula =
-        text && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r');
-    if (formula || strpbrk(s, ",\"\r\n")) {
-        fputc('"', out);
-        if (formula)
-            fputc('\'', out);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', out);
-            fputc(*s, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(s, out);
-    }
-    fputs(last ? "\r\n" : ",", out);
-}
-
 static int export_one(void *arg, const struct store_audit_row *row)
 {
     struct audit_req *r = arg;
@@ -293,8 +271,8 @@ static int export_one(void *arg, const struct store_audit_row *row)
                                row->prev_hash,
                                row->hash};
         for (size_t i = 0; i < HX_ARRAY_LEN(cells); i++)
-            csv_cell(r->f, cells[i], i != 0 && i != 1 && i != 3 && i != 7 && i != 12,
-                     i + 1 == HX_ARRAY_LEN(cells));
+            audit_csv_cell(r->f, cells[i], i != 0 && i != 1 && i != 3 && i != 7 && i != 12,
+                           i + 1 == HX_ARRAY_LEN(cells));
     } else {
         json_t *j = entry_json(row);
         fputs(r->n ? ",\n" : "\n", r->f);

@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 #include "core/err.h"
+#include "security/audit.h"
 #include "core/hxtime.h"
 #include "core/mem.h"
 
@@ -402,28 +403,6 @@ static const char *const csv_header[] = {"seq",     "time",        "actor_kind",
                                          "patient", "object_type", "object_id",  "source",
                                          "details", "break_glass", "prev_hash",  "hash"};
 
-/* One CSV cell: quoted when it holds a comma, quote, CR or LF (RFC 4180); text that a
- * spreadsheet would run as a formula (= + - @ tab CR first) gets a leading '. */
-static void csv_cell(FILE *out, const char *s, bool text, bool last)
-{
-    bool formula =
-        text && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r');
-    if (formula || strpbrk(s, ",\"\r\n")) {
-        fputc('"', out);
-        if (formula)
-            fputc('\'', out);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', out);
-            fputc(*s, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(s, out);
-    }
-    fputs(last ? "\r\n" : ",", out);
-}
-
 static void csv_row(FILE *out, const struct store_audit_row *r, struct cli_names *mrns)
 {
     char seq[24], when[40], actor_id[24], patient_id[24] = "";
@@ -433,22 +412,22 @@ static void csv_row(FILE *out, const struct store_audit_row *r, struct cli_names
     if (r->has_patient)
         snprintf(patient_id, sizeof(patient_id), "%" PRId64, r->patient_id);
     const char *mrn = r->has_patient ? cli_name_of(mrns, r->patient_id) : "";
-    csv_cell(out, seq, false, false);
-    csv_cell(out, when, false, false);
-    csv_cell(out, r->actor_kind, true, false);
-    csv_cell(out, actor_id, false, false);
-    csv_cell(out, r->actor, true, false);
-    csv_cell(out, r->action, true, false);
-    csv_cell(out, r->outcome, true, false);
-    csv_cell(out, patient_id, false, false);
-    csv_cell(out, mrn, true, false);
-    csv_cell(out, r->object_type, true, false);
-    csv_cell(out, r->object_id, true, false);
-    csv_cell(out, r->source, true, false);
-    csv_cell(out, r->details, true, false);
-    csv_cell(out, r->break_glass ? "true" : "false", false, false);
-    csv_cell(out, r->prev_hash, true, false);
-    csv_cell(out, r->hash, true, true);
+    audit_csv_cell(out, seq, false, false);
+    audit_csv_cell(out, when, false, false);
+    audit_csv_cell(out, r->actor_kind, true, false);
+    audit_csv_cell(out, actor_id, false, false);
+    audit_csv_cell(out, r->actor, true, false);
+    audit_csv_cell(out, r->action, true, false);
+    audit_csv_cell(out, r->outcome, true, false);
+    audit_csv_cell(out, patient_id, false, false);
+    audit_csv_cell(out, mrn, true, false);
+    audit_csv_cell(out, r->object_type, true, false);
+    audit_csv_cell(out, r->object_id, true, false);
+    audit_csv_cell(out, r->source, true, false);
+    audit_csv_cell(out, r->details, true, false);
+    audit_csv_cell(out, r->break_glass ? "true" : "false", false, false);
+    audit_csv_cell(out, r->prev_hash, true, false);
+    audit_csv_cell(out, r->hash, true, true);
 }
 
 /* ---- list --------------------------------------------------------------------------------- */
@@ -602,7 +581,7 @@ static int audit_export_cmd(int argc, char **argv)
     x.mrns = (struct cli_names){.st = ctx.st, .patients = true};
     if (csv)
         for (size_t i = 0; i < HX_ARRAY_LEN(csv_header); i++)
-            csv_cell(out, csv_header[i], false, i + 1 == HX_ARRAY_LEN(csv_header));
+            audit_csv_cell(out, csv_header[i], false, i + 1 == HX_ARRAY_LEN(csv_header));
     else
         fputs("[", out);
     rc = store_audit_scan(ctx.st, &f, export_one, &x);

@@ -480,3 +480,23 @@ int audit_checkpoint(struct store *st, const struct audit_policy *p,
         *head = a;
     return 0;
 }
+
+void audit_csv_cell(FILE *out, const char *s, bool text, bool last)
+{
+    bool formula =
+        text && (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' || *s == '\r');
+    if (formula || strpbrk(s, ",\"\r\n")) {
+        fputc('"', out);
+        if (formula)
+            fputc('\'', out);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+    } else {
+        fputs(s, out);
+    }
+    fputs(last ? "\r\n" : ",", out);
+}

@@ -32,6 +32,7 @@
 #include "store/store.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -87,6 +88,11 @@ struct audit_entry {
 /* "system", "cli", "user", "token", "device"; "success", "denied", "failure" ("?" else). */
 const char *audit_actor_kind_name(enum audit_actor_kind k);
 const char *audit_outcome_name(enum audit_outcome o);
+
+/* Writes one CSV cell of an export and its separator (",", or CRLF when last): quoted when
+ * it holds a comma, quote, CR or LF (RFC 4180); text (not numbers) that a spreadsheet would
+ * run as a formula (= + - @ tab CR first) gets a leading '. Thread: any. */
+void audit_csv_cell(FILE *out, const char *s, bool text, bool last);
 
 /* Checks e (lengths, action syntax, details a JSON object without secret-named keys).
  * Returns 0 or HX_EINVAL with the reason in why (may be NULL). Thread: any. */
